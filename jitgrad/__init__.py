@@ -1,0 +1,10 @@
+"""jitgrad: automatic differentiation with MXNet's imperative autograd, over numpy."""
+from __future__ import annotations
+
+from . import dispatch as _dispatch  # noqa: F401  (installs the dispatcher under the table)
+from . import autograd, errors, nd
+from .ndarray import Context, NDArray, cpu
+from .nd import random
+
+__version__ = "0.1.0"
+__all__ = ["autograd", "nd", "random", "errors", "NDArray", "Context", "cpu"]

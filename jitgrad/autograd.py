@@ -1,0 +1,323 @@
+"""Define-by-run autograd with MXNet's semantics: scopes, backward, grad, mark_variables, Function.
+
+Backward walks the graph from the heads once, in reverse topological order, and calls each primitive's
+gradient rules from the table. With `create_graph=True` it runs them while recording, so the
+gradients are graph values themselves and can be differentiated again.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import AutogradError, DTypeError, ShapeError, op_error
+from .ir import Node, Variable, live
+from .ndarray import NDArray, check_grad_req
+from .ops.movement import unbroadcast
+from .state import STATE, set_flags
+
+NOT_IN_GRAPH = (
+    "Cannot differentiate node because it is not in a computational graph. You need to set "
+    "is_recording to true or use autograd.record() to save computational graphs for backward. If you "
+    "want to differentiate the same graph twice, you need to pass retain_graph=True to backward.")
+NOTHING_TO_DIFFERENTIATE = "There are no inputs in computation graph that require gradients."
+
+
+# ---- flags and scopes -----------------------------------------------------------------------------
+
+def set_recording(is_recording: bool) -> bool:
+    """Turn recording on or off; returns the previous value."""
+    return set_flags(recording=is_recording)[0]
+
+
+def set_training(train_mode: bool) -> bool:
+    """Turn training mode on or off; returns the previous value."""
+    return set_flags(training=train_mode)[1]
+
+
+def is_recording() -> bool:
+    return STATE.recording
+
+
+def is_training() -> bool:
+    return STATE.training
+
+
+class _RecordingStateScope:
+    """Sets the flags that are not None on entry; on exit restores each flag it changed."""
+
+    def __init__(self, is_record: bool | None, train_mode: bool | None):
+        self._enter = (is_record, train_mode)
+        self._prev = (None, None)
+
+    def __enter__(self):
+        self._prev = set_flags(*self._enter)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        restore = [p if s is not None and p != s else None for s, p in zip(self._enter, self._prev)]
+        set_flags(*restore)
+
+
+def record(train_mode: bool = True) -> _RecordingStateScope:
+    """Record operations for backward; training mode unless train_mode=False."""
+    return _RecordingStateScope(True, train_mode)
+
+
+def pause(train_mode: bool = False) -> _RecordingStateScope:
+    """Stop recording inside a record() block; predict mode unless train_mode=True."""
+    return _RecordingStateScope(False, train_mode)
+
+
+def train_mode() -> _RecordingStateScope:
+    return _RecordingStateScope(None, True)
+
+
+def predict_mode() -> _RecordingStateScope:
+    return _RecordingStateScope(None, False)
+
+
+# ---- variables ------------------------------------------------------------------------------------
+
+def mark_variables(variables, gradients, grad_reqs="write") -> None:
+    """Make each variable a leaf whose gradient buffer is the given gradient array (shared)."""
+    if isinstance(variables, NDArray):
+        if not isinstance(gradients, NDArray):
+            raise TypeError("mark_variables: gradients must be an NDArray when variables is one")
+        variables, gradients = [variables], [gradients]
+    reqs = [grad_reqs] * len(variables) if isinstance(grad_reqs, str) else list(grad_reqs)
+    if not len(variables) == len(gradients) == len(reqs):
+        raise ValueError(f"mark_variables: {len(variables)} variables, {len(gradients)} gradients, "
+                         f"{len(reqs)} grad_reqs")
+    for var, grad, req in zip(variables, gradients, reqs):
+        check_grad_req(req, var)
+        if grad.shape != var.shape or grad.dtype != var.dtype:
+            raise op_error(ShapeError, "mark_variables", "gradient buffer must match the variable",
+                           var, grad)
+        var._entry, var._index = Variable(grad._data, req), 0
+
+
+# ---- backward -------------------------------------------------------------------------------------
+
+def backward(heads, head_grads=None, retain_graph: bool = False, train_mode: bool = True) -> None:
+    """Accumulate d(heads)/d(variable) into the gradient buffer of every variable in the graph."""
+    roots = _roots(heads, head_grads)
+    order = _toposort([entry for entry, _, _ in roots])
+    wanted = {e for e in order if isinstance(e, Variable) and e.req != "null"}
+    if not wanted:
+        raise AutogradError(NOTHING_TO_DIFFERENTIATE)
+    cts = _run(roots, order, wanted, create_graph=False, train_mode=train_mode)
+    for var in order:
+        if isinstance(var, Variable) and var.req != "null":
+            _store(var, cts.get(var))
+    if not retain_graph:
+        _free(order)
+
+
+def grad(heads, variables, head_grads=None, retain_graph=None, create_graph: bool = False,
+         train_mode: bool = True) -> list:
+    """Gradients of heads with respect to variables, as new arrays (variable.grad is untouched)."""
+    variables = [variables] if isinstance(variables, NDArray) else list(variables)
+    if not variables:
+        raise ValueError("variables cannot be an empty list.")
+    for i, v in enumerate(variables, 1):
+        if not isinstance(v, NDArray) or not isinstance(live(v._entry), Variable):
+            raise AutogradError(f"Cannot differentiate with respect to the {i}-th variable because it "
+                                "does not require gradient (call attach_grad() on it first).")
+    retain_graph = create_graph if retain_graph is None else retain_graph
+    roots = _roots(heads, head_grads)
+    order = _toposort([entry for entry, _, _ in roots])
+    wanted = {v._entry for v in variables}
+    cts = _run(roots, order, wanted, create_graph=create_graph, train_mode=train_mode)
+    if not retain_graph:
+        _free(order)
+    return [cts[v._entry][0] if v._entry in cts else NDArray(np.zeros_like(v._data))
+            for v in variables]
+
+
+def _as_list(x) -> list:
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+def _roots(heads, head_grads) -> list:
+    """(entry, output index, head gradient) per head, with the head gradients checked."""
+    heads = _as_list(heads)
+    head_grads = [None] * len(heads) if head_grads is None else _as_list(head_grads)
+    if len(heads) != len(head_grads):
+        raise ValueError(f"heads and head_grads must be lists of the same length: {len(heads)} vs. "
+                         f"{len(head_grads)}")
+    roots = []
+    for head, hg in zip(heads, head_grads):
+        if not isinstance(head, NDArray):
+            raise TypeError(f"backward: heads must be NDArrays, got {type(head).__name__}")
+        entry = live(head._entry)
+        if entry is None:
+            raise AutogradError(NOT_IN_GRAPH)
+        roots.append((entry, head._index, _head_grad(head, hg)))
+    return roots
+
+
+def _head_grad(head: NDArray, hg) -> NDArray:
+    if hg is None:
+        return NDArray(np.ones_like(head._data))
+    if not isinstance(hg, NDArray):
+        raise TypeError(f"backward: head gradient must be an NDArray, got {type(hg).__name__}")
+    if hg.shape != head.shape:
+        raise op_error(ShapeError, "backward", f"head gradient has shape {hg.shape} but the head has "
+                       f"shape {head.shape}", head, hg)
+    if hg.dtype != head.dtype:
+        raise op_error(DTypeError, "backward", "head gradient dtype differs from the head's", head, hg)
+    return hg
+
+
+def _toposort(entries) -> list:
+    """Every entry reachable from `entries`, each after all of its inputs (iterative DFS)."""
+    order, expanded = [], set()
+    stack = [(e, False) for e in entries]
+    while stack:
+        entry, finished = stack.pop()
+        if finished:
+            order.append(entry)
+            continue
+        if entry in expanded:
+            continue
+        expanded.add(entry)
+        stack.append((entry, True))
+        if isinstance(entry, Node):
+            stack.extend((p[0], False) for p in entry.parents if p is not None and p[0] not in expanded)
+    return order
+
+
+def _run(roots, order, wanted, create_graph: bool, train_mode: bool) -> dict:
+    """Cotangents of the wanted variables: {entry: [cotangent per output]}."""
+    needs = set()
+    for entry in order:
+        if entry in wanted or isinstance(entry, Node) and any(
+                p is not None and p[0] in needs for p in entry.parents):
+            needs.add(entry)
+    cts: dict = {}
+    for entry, index, hg in roots:
+        _accumulate(cts, entry, index, hg)
+    previous = set_flags(recording=create_graph, training=train_mode)
+    try:
+        for node in reversed(order):
+            if isinstance(node, Node) and node in needs and node in cts:
+                _propagate(node, cts.pop(node), needs, cts)
+    finally:
+        set_flags(*previous)
+    return cts
+
+
+def _propagate(node: Node, out_grads: list, needs: set, cts: dict) -> None:
+    """Send the cotangents of `node`'s outputs to those of its inputs that lead to a wanted variable."""
+    inputs = tuple(NDArray(d) if p is None else NDArray(d, p[0], p[1])
+                   for d, p in zip(node.in_data, node.parents))
+    if node.fn is not None:
+        in_grads = _function_backward(node, out_grads, inputs)
+    else:
+        g, out = out_grads[0], NDArray(node.out_data[0], node, 0)
+        in_grads = [None] * len(inputs)
+        for i, p in enumerate(node.parents):
+            rule = node.prim.grad_rule(i) if p is not None and p[0] in needs else None
+            if rule is not None:
+                in_grads[i] = rule(g, out, *inputs, **node.attrs)
+    for x, p, ct in zip(inputs, node.parents, in_grads):
+        if ct is not None and p is not None and p[0] in needs:
+            _accumulate(cts, p[0], p[1], _fit(ct, x, node))
+
+
+def _fit(ct: NDArray, x: NDArray, node: Node) -> NDArray:
+    """The cotangent at x's shape: broadcast elementwise operands are summed back here."""
+    if ct.shape != x.shape:
+        if node.fn is not None or node.prim.kind != "elementwise":
+            raise op_error(ShapeError, f"{node.name} (gradient)", f"gradient of shape {ct.shape} for "
+                           f"an input of shape {x.shape}", ct, x)
+        ct = unbroadcast(ct, x.shape)
+    if ct.dtype != x.dtype:
+        raise op_error(DTypeError, f"{node.name} (gradient)", "gradient dtype differs from the input's",
+                       ct, x)
+    return ct
+
+
+def _accumulate(cts: dict, entry, index: int, ct: NDArray) -> None:
+    slots = cts.get(entry)
+    if slots is None:
+        slots = cts[entry] = [None] * (len(entry.out_data) if isinstance(entry, Node) else 1)
+    slots[index] = ct if slots[index] is None else slots[index] + ct
+
+
+def _store(var: Variable, ct) -> None:
+    """Write or add a variable's cotangent into its buffer; a 'write' variable with no path gets 0."""
+    if var.req == "write":
+        var.grad[...] = 0 if ct is None else ct[0]._data
+    elif ct is not None:
+        var.grad += ct[0]._data
+    var.fresh = True
+
+
+def _free(order) -> None:
+    for entry in order:
+        if isinstance(entry, Node):
+            entry.free()
+        elif entry.req == "null":
+            entry.freed = True
+
+
+# ---- custom functions -----------------------------------------------------------------------------
+
+class Function:
+    """A custom differentiable function: subclass and define forward(*inputs) and backward(*grads).
+
+    forward runs with recording off; inside record() the call is recorded as one node whose gradient
+    is whatever backward returns, one NDArray per input."""
+
+    def __init__(self):
+        self._used = False
+        self.saved_tensors = ()
+
+    def save_for_backward(self, *args) -> None:
+        self.saved_tensors = args
+
+    def forward(self, *inputs):
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def backward(self, *output_grads):
+        raise NotImplementedError(f"{type(self).__name__} must define backward()")
+
+    def __call__(self, *inputs):
+        if self._used:
+            raise AutogradError("Each Function instance can only be called once. Please create "
+                                "another instance.")
+        self._used = True
+        for x in inputs:
+            if not isinstance(x, NDArray):
+                raise TypeError(f"{type(self).__name__}: inputs must be NDArrays, got "
+                                f"{type(x).__name__}")
+        with pause(train_mode=STATE.training):
+            outputs = self.forward(*inputs)
+        if not STATE.recording:
+            return outputs
+        single = isinstance(outputs, NDArray)
+        outs = [outputs] if single else list(outputs)
+        if not all(isinstance(o, NDArray) for o in outs):
+            raise TypeError(f"{type(self).__name__}.forward must return NDArrays")
+        outs = [NDArray(o._data) if any(o is x for x in inputs) else o for o in outs]
+        parents = tuple(None if live(x._entry) is None else (x._entry, x._index) for x in inputs)
+        node = Node(None, {}, parents, tuple(x._data for x in inputs), tuple(o._data for o in outs),
+                    fn=self)
+        for i, o in enumerate(outs):
+            o._entry, o._index = node, i
+        return outs[0] if single else type(outputs)(outs) if isinstance(outputs, tuple) else outs
+
+
+def _function_backward(node: Node, out_grads: list, inputs: tuple) -> list:
+    fn = node.fn
+    grads = [g if g is not None else NDArray(np.zeros_like(d)) for g, d in zip(out_grads, node.out_data)]
+    with pause(train_mode=STATE.training):
+        result = fn.backward(*grads)
+    results = [result] if isinstance(result, NDArray) else list(result)
+    if len(results) != len(inputs):
+        raise AutogradError(f"{type(fn).__name__}.backward returned {len(results)} gradients for "
+                            f"{len(inputs)} inputs")
+    for r in results:
+        if not isinstance(r, NDArray):
+            raise TypeError(f"{type(fn).__name__}.backward must return NDArrays, got {type(r).__name__}")
+    return results

@@ -1,0 +1,46 @@
+"""`apply`: the one function every operation goes through.
+
+It checks the inputs with the primitive's shape rule, computes with the numpy implementation, and, inside
+`autograd.record()`, links the result to a new graph node when at least one input is in a graph.
+"""
+from __future__ import annotations
+
+from . import ndarray as _nd
+from . import ops
+from .errors import DTypeError, IndexingError, JitgradError, ShapeError, op_error
+from .ir import Node, live
+from .state import STATE
+
+# numpy's own exceptions, re-raised as ours with the op and operands named
+NUMPY_FAILURES = {IndexError: IndexingError, TypeError: DTypeError, ValueError: ShapeError,
+                  ArithmeticError: ShapeError}
+
+
+def apply(prim: ops.Primitive, *inputs, **attrs):
+    datas = tuple(x._data for x in inputs)
+    shape, dtype = prim.shape_rule(*datas, **attrs)
+    try:
+        out = prim.impl(*datas, **attrs)
+    except JitgradError:
+        raise
+    except tuple(NUMPY_FAILURES) as e:
+        cls = next(ours for theirs, ours in NUMPY_FAILURES.items() if isinstance(e, theirs))
+        raise op_error(cls, prim.name, f"{type(e).__name__}: {e}", *datas) from e
+    if out.dtype != dtype:
+        out = out.astype(dtype)
+    if out.shape != shape:
+        raise AssertionError(f"{prim.name}: implementation gave shape {out.shape}, rule says {shape}")
+    result = _nd.NDArray(out)
+    if STATE.recording:
+        parents = tuple(_parent(x) for x in inputs)
+        if any(p is not None for p in parents):
+            result._entry = Node(prim, attrs, parents, datas, (out,))
+    return result
+
+
+def _parent(x):
+    entry = live(x._entry)
+    return None if entry is None else (entry, x._index)
+
+
+ops.install_dispatcher(apply)

@@ -1,0 +1,79 @@
+"""Array creation. Like MXNet's legacy ndarray, everything is float32 unless `dtype=` says otherwise."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ndarray import CPU, Context, NDArray
+
+DEFAULT = np.float32
+
+
+def check_ctx(ctx) -> None:
+    if ctx is not None and ctx != CPU:
+        raise ValueError(f"jitgrad computes on the CPU only; got context {ctx}")
+
+
+def as_shape(shape) -> tuple:
+    return (int(shape),) if np.isscalar(shape) else tuple(int(n) for n in shape)
+
+
+def array(source_array, ctx: Context | None = None, dtype=None) -> NDArray:
+    """A new array holding a copy of `source_array`; float32 unless `dtype` is given (an NDArray
+    source keeps its own dtype)."""
+    check_ctx(ctx)
+    if dtype is None:
+        dtype = source_array.dtype if isinstance(source_array, NDArray) else DEFAULT
+    return NDArray(np.array(source_array, dtype=dtype))
+
+
+def zeros(shape, ctx=None, dtype=None, stype=None, **kwargs) -> NDArray:
+    check_ctx(ctx)
+    return NDArray(np.zeros(as_shape(shape), dtype=dtype or DEFAULT))
+
+
+def ones(shape, ctx=None, dtype=None, **kwargs) -> NDArray:
+    check_ctx(ctx)
+    return NDArray(np.ones(as_shape(shape), dtype=dtype or DEFAULT))
+
+
+def full(shape, val, ctx=None, dtype=DEFAULT, out=None) -> NDArray:
+    check_ctx(ctx)
+    result = NDArray(np.full(as_shape(shape), val, dtype=dtype or DEFAULT))
+    if out is not None:
+        out[:] = result
+        return out
+    return result
+
+
+def empty(shape, ctx=None, dtype=None) -> NDArray:
+    check_ctx(ctx)
+    return NDArray(np.empty(as_shape(shape), dtype=dtype or DEFAULT))
+
+
+def arange(start, stop=None, step=1.0, repeat=1, infer_range=None, ctx=None, dtype=DEFAULT) -> NDArray:
+    check_ctx(ctx)
+    values = np.arange(start, stop, step, dtype=np.float64) if stop is not None else \
+        np.arange(0, start, step, dtype=np.float64)
+    return NDArray(np.repeat(values, int(repeat)).astype(dtype or DEFAULT))
+
+
+def linspace(start, stop, num, endpoint=True, ctx=None, dtype=DEFAULT) -> NDArray:
+    check_ctx(ctx)
+    return NDArray(np.linspace(start, stop, int(num), endpoint=endpoint).astype(dtype or DEFAULT))
+
+
+def eye(N, M=0, k=0, ctx=None, dtype=DEFAULT) -> NDArray:
+    check_ctx(ctx)
+    return NDArray(np.eye(int(N), int(M) or None, int(k), dtype=dtype or DEFAULT))
+
+
+def zeros_like(data: NDArray, **kwargs) -> NDArray:
+    return NDArray(np.zeros_like(data._data))
+
+
+def ones_like(data: NDArray, **kwargs) -> NDArray:
+    return NDArray(np.ones_like(data._data))
+
+
+def waitall() -> None:
+    """Computation is synchronous: nothing to wait for."""

@@ -1,0 +1,73 @@
+"""Reductions: `axis` (int, tuple or None), `keepdims`, `exclude`; full reductions have shape (1,)."""
+from __future__ import annotations
+
+import math
+
+from ..errors import ShapeError, op_error
+from ..ndarray import NDArray, call
+from ..shapes import normalize_axes, normalize_axis
+from .math import finish
+
+
+def axes_of(op: str, data: NDArray, axis, exclude: bool) -> tuple:
+    return normalize_axes(op, axis, data.ndim, exclude)
+
+
+def reducer(prim: str):
+    def fn(data: NDArray, axis=None, keepdims: bool = False, exclude: bool = False, out=None,
+           name=None) -> NDArray:
+        result = call(prim, data, axes=axes_of(prim, data, axis, exclude), keepdims=bool(keepdims))
+        return finish(result, out, data)
+    fn.__name__ = fn.__qualname__ = prim
+    fn.__doc__ = f"{prim} over `axis` (all axes when None; all but `axis` when `exclude`)."
+    return fn
+
+
+sum = reducer("sum")  # noqa: A001  (MXNet's name)
+prod = reducer("prod")
+max = reducer("max")  # noqa: A001
+min = reducer("min")  # noqa: A001
+
+
+def mean(data: NDArray, axis=None, keepdims=False, exclude=False, out=None, name=None) -> NDArray:
+    axes = axes_of("mean", data, axis, exclude)
+    count = math.prod(data.shape[a] for a in axes)
+    return finish(call("sum", data, axes=axes, keepdims=bool(keepdims)) / count, out, data)
+
+
+def nansum(data: NDArray, axis=None, keepdims=False, exclude=False, out=None, name=None) -> NDArray:
+    kept = call("where", data == data, data, data.zeros_like())
+    return finish(sum(kept, axis, keepdims, exclude), out, data)
+
+
+def nanprod(data: NDArray, axis=None, keepdims=False, exclude=False, out=None, name=None) -> NDArray:
+    kept = call("where", data == data, data, data.ones_like())
+    return finish(prod(kept, axis, keepdims, exclude), out, data)
+
+
+def norm(data: NDArray, ord: int = 2, axis=None, out_dtype=None, keepdims=False, out=None,
+         name=None) -> NDArray:
+    """The L1 or L2 norm over `axis` (all elements when None: Frobenius for matrices)."""
+    if ord not in (1, 2):
+        raise op_error(ShapeError, "norm", f"ord must be 1 or 2, got {ord!r}", data)
+    axes = axes_of("norm", data, axis, False)
+    if ord == 1:
+        result = call("sum", call("abs", data), axes=axes, keepdims=bool(keepdims))
+    else:
+        result = call("sqrt", call("sum", data * data, axes=axes, keepdims=bool(keepdims)))
+    if out_dtype is not None:
+        result = result.astype(out_dtype)
+    return finish(result, out, data)
+
+
+def arg_reducer(prim: str):
+    def fn(data: NDArray, axis=None, keepdims: bool = False, out=None, name=None) -> NDArray:
+        ax = None if axis is None else normalize_axis(prim, axis, data.ndim)
+        return finish(call(prim, data, axis=ax, keepdims=bool(keepdims)), out, data)
+    fn.__name__ = fn.__qualname__ = prim
+    fn.__doc__ = f"Index of the {prim[3:]}imum along `axis`, as float32 (MXNet's convention)."
+    return fn
+
+
+argmax = arg_reducer("argmax")
+argmin = arg_reducer("argmin")

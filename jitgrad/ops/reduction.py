@@ -1,0 +1,81 @@
+"""Reductions over a canonical, sorted tuple of axes (the nd layer normalises `axis` and `exclude`).
+
+A reduction over every axis without keepdims has shape (1,), MXNet's legacy rule (shapes.reduced_shape).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import DTypeError, ShapeError, op_error
+from ..shapes import reduced_shape
+from . import Primitive, broadcast_to, register, reshape
+
+
+def reduction_rule(op: str, out_dtype=None):
+    def rule(x, axes, keepdims):
+        if any(not 0 <= a < x.ndim for a in axes):
+            raise op_error(ShapeError, op, f"axes {axes} out of range", x)
+        if op in ("max", "min") and x.size == 0:
+            raise op_error(ShapeError, op, "zero-size array has no maximum or minimum", x)
+        return reduced_shape(x.shape, axes, keepdims), np.dtype(out_dtype or x.dtype)
+    return rule
+
+
+def reduction(name, reduce_fn, grad, out_dtype=None, domain=(-2.0, 2.0)):
+    def impl(x, axes, keepdims):
+        out = reduce_fn(x, axis=axes, keepdims=keepdims)
+        return np.asarray(out, dtype=out_dtype or x.dtype).reshape(reduced_shape(x.shape, axes, keepdims))
+    return register(Primitive(
+        name, "reduction", impl, reduction_rule(name, out_dtype), grads=(grad,), domain=(domain,),
+        test_attrs=({"axes": (0,), "keepdims": False}, {"axes": (1,), "keepdims": True},
+                    {"axes": (0, 1), "keepdims": False})))
+
+
+def expand_back(g, x, axes):
+    """g of a reduction broadcast back to x's shape (undoes the reduction's shape change)."""
+    kept = tuple(1 if i in axes else n for i, n in enumerate(x.shape))
+    return broadcast_to(reshape(g, kept), x.shape)
+
+
+def sum_grad(g, out, x, axes, keepdims):
+    return expand_back(g, x, axes)
+
+
+def prod_grad(g, out, x, axes, keepdims):
+    # d prod / d x_i = prod / x_i; exact where x has no zeros (the test domain keeps away from 0).
+    return expand_back(g * out, x, axes) / x
+
+
+def extremum_grad(g, out, x, axes, keepdims):
+    # Every element equal to the extremum receives the full gradient (MXNet's rule for ties).
+    return expand_back(g, x, axes) * (x == expand_back(out, x, axes))
+
+
+reduction("sum", np.sum, sum_grad)
+reduction("prod", np.prod, prod_grad, domain=(0.5, 1.5))
+reduction("max", np.max, extremum_grad)
+reduction("min", np.min, extremum_grad)
+
+
+def arg_rule(op: str):
+    def rule(x, axis, keepdims):
+        if x.size == 0:
+            raise op_error(ShapeError, op, "zero-size array has no extremum", x)
+        if x.dtype.kind not in "fiu":
+            raise op_error(DTypeError, op, "expects a numeric array", x)
+        axes = tuple(range(x.ndim)) if axis is None else (axis,)
+        return reduced_shape(x.shape, axes, keepdims), np.dtype(np.float32)
+    return rule
+
+
+def arg_reduction(name, fn):
+    # Indices come back as float32, as MXNet's legacy ndarray returns them.
+    def impl(x, axis, keepdims):
+        shape = arg_rule(name)(x, axis, keepdims)[0]
+        return np.asarray(fn(x, axis=axis, keepdims=keepdims), dtype=np.float32).reshape(shape)
+    register(Primitive(name, "reduction", impl, arg_rule(name),
+                       test_attrs=({"axis": 1, "keepdims": False},)))
+
+
+arg_reduction("argmax", np.argmax)
+arg_reduction("argmin", np.argmin)
