@@ -23,7 +23,7 @@ class Variable:
 
 class Node:
     """One recorded application of a primitive (or of a custom Function, through `fn`)."""
-    __slots__ = ("prim", "attrs", "parents", "in_data", "out_data", "fn", "freed")
+    __slots__ = ("prim", "attrs", "parents", "in_data", "out_data", "fn", "freed", "__weakref__")
 
     def __init__(self, prim, attrs: dict, parents: tuple, in_data: tuple, out_data: tuple, fn=None):
         self.prim = prim

@@ -52,6 +52,11 @@ def round_half_away(x):
     return np.where(np.abs(x - t) == 0.5, t + np.sign(x), np.rint(x))
 
 
+def round_half_down(x):
+    """MXNet's rint: n.5 goes to n (rint(1.5) == 1, rint(-0.5) == -1); other values to the nearest."""
+    return np.ceil(x - x.dtype.type(0.5))
+
+
 def sigmoid_impl(x):
     return np.exp(-np.logaddexp(x.dtype.type(0), -x))
 
@@ -103,7 +108,7 @@ unary("sign", np.sign, None, "sign({0})", float_only=False)
 unary("floor", np.floor, None, "floor({0})")
 unary("ceil", np.ceil, None, "ceil({0})")
 unary("round", round_half_away, None, "round({0})")
-unary("rint", np.rint, None, "rint({0})")
+unary("rint", round_half_down, None, "rint({0})")
 unary("trunc", np.trunc, None, "trunc({0})")
 unary("stop_gradient", lambda x: x, None, "{0}", float_only=False)
 
