@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 import sys
 
+import numpy as np
+
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -43,7 +45,11 @@ def describe(value) -> str:
     shape, dtype = getattr(value, "shape", None), getattr(value, "dtype", None)
     if shape is None or dtype is None:
         return repr(value)
-    return f"{getattr(dtype, 'name', dtype)} {tuple(shape)}"
+    try:
+        dtype = np.dtype(dtype).name
+    except TypeError:
+        pass
+    return f"{dtype} {tuple(shape)}"
 
 
 def op_error(cls: type, op: str, message: str, *operands) -> JitgradError:

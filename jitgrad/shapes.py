@@ -4,8 +4,8 @@ from __future__ import annotations
 from .errors import ShapeError, op_error
 
 
-def broadcast_shapes(op: str, *shapes: tuple) -> tuple:
-    """NumPy broadcasting of `shapes`; a ShapeError naming `op` when they do not broadcast."""
+def broadcast_shapes(op: str, *shapes: tuple, operands=()) -> tuple:
+    """NumPy broadcasting of `shapes`; a ShapeError naming `op` (and `operands`) when they do not."""
     first = shapes[0]
     if all(s == first for s in shapes):
         return first
@@ -15,7 +15,7 @@ def broadcast_shapes(op: str, *shapes: tuple) -> tuple:
         sizes = {s[axis] for s in shapes if len(s) >= -axis} - {1}
         if len(sizes) > 1:
             listed = " and ".join(str(tuple(s)) for s in shapes)
-            raise op_error(ShapeError, op, f"shapes {listed} cannot be broadcast together")
+            raise op_error(ShapeError, op, f"shapes {listed} cannot be broadcast together", *operands)
         out.append(sizes.pop() if sizes else 1)
     return tuple(out)
 

@@ -32,7 +32,7 @@ def elementwise_rule(op: str, float_only: bool):
         if float_only and dtype.kind != "f":
             raise op_error(DTypeError, op, "expects floating-point input; cast with .astype('float32')",
                            *arrays)
-        return broadcast_shapes(op, *(a.shape for a in arrays)), dtype
+        return broadcast_shapes(op, *(a.shape for a in arrays), operands=arrays), dtype
     return rule
 
 
