@@ -160,12 +160,12 @@ def _head_grad(head: NDArray, hg) -> NDArray:
         return NDArray(np.ones_like(head._data))
     if not isinstance(hg, NDArray):
         raise TypeError(f"backward: head gradient must be an NDArray, got {type(hg).__name__}")
-    if hg.shape != head.shape:
+    if hg.shape != head.shape and not hg.size == head.size == 1:  # (1,) and () both mean "a scalar"
         raise op_error(ShapeError, "backward", f"head gradient has shape {hg.shape} but the head has "
                        f"shape {head.shape}", head, hg)
     if hg.dtype != head.dtype:
         raise op_error(DTypeError, "backward", "head gradient dtype differs from the head's", head, hg)
-    return hg
+    return hg if hg.shape == head.shape else NDArray(hg._data.reshape(head.shape))
 
 
 def _toposort(entries) -> list:
@@ -182,6 +182,8 @@ def _toposort(entries) -> list:
         expanded.add(entry)
         stack.append((entry, True))
         if isinstance(entry, Node):
+            if entry.freed:  # reached through a node recorded before an earlier backward freed it
+                raise AutogradError(NOT_IN_GRAPH)
             stack.extend((p[0], False) for p in entry.parents if p is not None and p[0] not in expanded)
     return order
 

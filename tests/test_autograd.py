@@ -194,6 +194,26 @@ def test_second_backward_needs_retain_graph():
         y.backward()
 
 
+def test_backward_through_a_partly_freed_graph_raises():
+    x, w = attached([1.0, 2.0]), attached([5.0, 5.0])
+    with autograd.record():
+        y = x * x
+        z = y * w
+    y.backward()
+    with pytest.raises(AutogradError, match="retain_graph=True"):
+        z.backward()
+    close(x.grad, [2, 4])
+    close(w.grad, [0, 0])
+
+
+def test_size_one_head_gradient_of_other_rank_is_accepted():
+    x = attached([1.0, 2.0])
+    with autograd.record():
+        y = (x * x).sum()
+    y.backward(nd.array(3.0))
+    close(x.grad, [6, 12])
+
+
 def test_retain_graph_allows_repeated_backward():
     x = attached([1.0, 2.0], req="add")
     with autograd.record():
