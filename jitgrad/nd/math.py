@@ -30,6 +30,9 @@ def finish(result: NDArray, out: NDArray | None, *inputs) -> NDArray:
     """Honour `out=`: write the result into `out` (with the record-time rules of in-place writes)."""
     if out is None:
         return result
+    if out.shape != result.shape or out.dtype != result.dtype:  # MXNet infers out's type: no casts
+        raise op_error(ShapeError if out.shape != result.shape else DTypeError, "out",
+                       "the out= array must have the result's shape and dtype", result, out)
     out._assign(..., result, self_is_input=any(out is x for x in inputs))
     return out
 

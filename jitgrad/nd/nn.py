@@ -101,8 +101,11 @@ def softmax_cross_entropy(data: NDArray, label: NDArray, out=None, name=None) ->
 
 
 def softrelu(x: NDArray) -> NDArray:
-    """log(1 + exp(x)) without overflow."""
-    return call("relu", x) + call("log1p", call("exp", -call("abs", x)))
+    """log(1 + exp(x)) = m + log(exp(x - m) + exp(-m)) with m = max(x, 0) held constant: no exp
+    overflows, and the gradient is sigmoid(x) everywhere (relu + abs would give 0 at x = 0)."""
+    m = call("stop_gradient", call("relu", x))
+    # one of exp(x - m), exp(-m) is exactly 1; expm1 keeps the other term's digits for log1p
+    return m + call("log1p", call("exp", x - m) + call("expm1", -m))
 
 
 ACTIVATIONS = {

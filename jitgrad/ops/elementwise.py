@@ -28,21 +28,34 @@ def same_dtype(op: str, arrays) -> np.dtype:
 
 def elementwise_rule(op: str, float_only: bool):
     def rule(*arrays, **attrs):
-        dtype = same_dtype(op, arrays)
+        first = arrays[0]
+        dtype, shape = first.dtype, first.shape
+        for a in arrays[1:]:  # the common case, equal shapes and dtypes, costs two comparisons
+            if a.dtype != dtype:
+                same_dtype(op, arrays)
+            if a.shape != shape:
+                shape = None
         if float_only and dtype.kind != "f":
             raise op_error(DTypeError, op, "expects floating-point input; cast with .astype('float32')",
                            *arrays)
-        return broadcast_shapes(op, *(a.shape for a in arrays), operands=arrays), dtype
+        if shape is None:
+            shape = broadcast_shapes(op, *(a.shape for a in arrays), operands=arrays)
+        return shape, dtype
     return rule
 
 
+def array_result(impl):
+    """numpy ufuncs return a scalar for 0-d inputs; an NDArray must hold an ndarray (x[:] = v)."""
+    return lambda *arrays: np.asarray(impl(*arrays))
+
+
 def unary(name, impl, grad, expr, domain=(-2.0, 2.0), float_only=True, tol=1e-6):
-    return register(Primitive(name, "elementwise", impl, elementwise_rule(name, float_only),
+    return register(Primitive(name, "elementwise", array_result(impl), elementwise_rule(name, float_only),
                               grads=(grad,), expr=expr, domain=(domain,), tol=tol))
 
 
 def binary(name, impl, grads, expr, domain=((-2.0, 2.0),), float_only=False, tol=1e-6):
-    return register(Primitive(name, "elementwise", impl, elementwise_rule(name, float_only),
+    return register(Primitive(name, "elementwise", array_result(impl), elementwise_rule(name, float_only),
                               grads=grads, expr=expr, domain=domain, tol=tol))
 
 
@@ -163,7 +176,8 @@ def cast_rule(x, dtype):
 
 
 def cast_grad(g, out, x, dtype):
-    return g.astype(x.dtype) if x.dtype.kind == "f" else None
+    # NDArray.dtype is a scalar type (np.float32), as in MXNet; np.dtype() gives it a .kind
+    return g.astype(x.dtype) if np.dtype(x.dtype).kind == "f" else None
 
 
 register(Primitive(
