@@ -25,6 +25,10 @@ class IndexingError(JitgradError, IndexError):
     """Indices out of range or of a kind the operation does not take."""
 
 
+class DivisionByZeroError(JitgradError, ZeroDivisionError):
+    """Integer division by zero (floats follow IEEE and give inf or nan)."""
+
+
 class AutogradError(JitgradError, RuntimeError):
     """Misuse of the recorded graph: not recorded, freed, in-place writes, missing gradients."""
 

@@ -10,7 +10,7 @@ import numbers
 import numpy as np
 
 from . import ops
-from .errors import AutogradError, DTypeError, op_error
+from .errors import AutogradError, DTypeError, ShapeError, op_error
 from .ir import Variable, live
 from .state import STATE
 
@@ -142,7 +142,8 @@ class NDArray:
         return self
 
     def __array__(self, dtype=None, copy=None):
-        return self._data if dtype is None else self._data.astype(dtype)
+        data = self._data if dtype is None else self._data.astype(dtype, copy=False)
+        return data.copy() if copy and data is self._data else data
 
     def __bool__(self) -> bool:
         if self.size == 0:
@@ -253,7 +254,12 @@ class NDArray:
                 self._writable()[...] = value._data
                 self._entry, self._index = value._entry, 0
                 return
-        self._writable()[key] = value._data
+        data = value._data.reshape(()) if value._data.size == 1 else value._data  # m[0, 0] = v[1]
+        try:
+            self._writable()[key] = data
+        except ValueError as e:
+            raise op_error(ShapeError, "setitem", f"cannot write the value into the indexed region: "
+                           f"{e}", value._data, self._data) from None
 
     def _writable(self) -> np.ndarray:
         if not self._data.flags.writeable:  # a broadcast view: give this array its own memory

@@ -618,3 +618,15 @@ def test_out_argument():
         nd.exp(nd.zeros(3), out=nd.zeros(2))
     with pytest.raises(DTypeError):
         nd.exp(nd.zeros(2), out=nd.zeros(2, dtype="float64"))
+
+
+def test_one_hot_truncates_float_indices():
+    hot = nd.one_hot(nd.array([1.7, -0.5, 2.9]), 3).asnumpy()
+    assert np.array_equal(hot, [[0, 1, 0], [1, 0, 0], [0, 0, 1]])
+
+
+def test_take_raise_mode():
+    a = nd.array([10.0, 20.0, 30.0])
+    assert np.array_equal(nd.take(a, nd.array([2, 0]), mode="raise").asnumpy(), [30, 10])
+    with pytest.raises(IndexError, match="take: index 5.0 is out of bounds"):
+        nd.take(a, nd.array([1, 5]), mode="raise")

@@ -181,3 +181,48 @@ def test_setitem_scalar_and_broadcast_array():
 def test_only_cpu_contexts():
     with pytest.raises(ValueError, match="CPU only"):
         jg.Context("gpu", 0)
+
+
+def test_rounding_conventions():
+    x = nd.array([1.5, 2.5, -0.5, -1.5, 0.49999997, -0.4, 16777215.0])
+    assert np.array_equal(nd.round(x).asnumpy(), [2, 3, -1, -2, 0, -0.0, 16777215])
+    rint = nd.rint(x).asnumpy()  # MXNet: n.5 goes to n
+    assert np.array_equal(rint, [1, 2, -1, -2, 0, 0, 16777215]) and np.signbit(rint[5])
+    i = nd.array([3, -2], dtype="int32")
+    assert np.array_equal(nd.floor(i).asnumpy(), [3, -2]) and nd.floor(i).dtype is np.int32
+
+
+def test_division_and_remainder_by_zero():
+    assert np.array_equal((nd.array([-7.0, 7.0]) % 0).asnumpy(), [0, 0])
+    with pytest.raises(ZeroDivisionError, match="divide: integer division by zero"):
+        nd.array([1, 2], dtype="int32") / nd.array([1, 0], dtype="int32")
+
+
+def test_argmax_in_input_dtype():
+    assert nd.argmax(nd.array([1, 3, 2], dtype="int32"), axis=0).dtype is np.int32
+    assert nd.argmax(nd.array([[1, 3, 2]]), axis=1).dtype is np.float32
+    assert float(nd.argmin(nd.array([[4, 3, 5]]), axis=1)) == 1
+
+
+def test_out_of_range_integers_wrap_like_mxnet():
+    assert np.array_equal(nd.array([-1, 300], dtype="uint8").asnumpy(), [255, 44])
+
+
+def test_default_random_stream_is_fixed(tmp_path):
+    import subprocess
+    import sys
+    code = "from jitgrad import nd; print(nd.random.uniform(shape=3).asnumpy().tolist())"
+    runs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True).stdout for _ in range(2)}
+    assert len(runs) == 1
+
+
+def test_single_element_assignment_from_shape_1():
+    c = nd.zeros((2, 2))
+    v = nd.array([1.0, 2.0])
+    c[0, 0] = nd.array([4.0])
+    c[1, 1] = v[1]
+    assert np.array_equal(c.asnumpy(), [[4, 0], [0, 2]])
+    with pytest.raises(jg.errors.ShapeError, match="setitem"):
+        x = nd.ones(2)
+        x += nd.ones((3, 2))

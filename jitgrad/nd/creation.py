@@ -23,7 +23,9 @@ def array(source_array, ctx: Context | None = None, dtype=None) -> NDArray:
     check_ctx(ctx)
     if dtype is None:
         dtype = source_array.dtype if isinstance(source_array, NDArray) else DEFAULT
-    return NDArray(np.array(source_array, dtype=dtype))
+    data = np.array(source_array)
+    # astype wraps out-of-range integers (uint8 -1 -> 255) the way MXNet's copy does
+    return NDArray(data.astype(dtype, copy=data.dtype != np.dtype(dtype)))
 
 
 def zeros(shape, ctx=None, dtype=None, stype=None, **kwargs) -> NDArray:

@@ -65,7 +65,7 @@ def arg_reducer(prim: str):
         ax = None if axis is None else normalize_axis(prim, axis, data.ndim)
         return finish(call(prim, data, axis=ax, keepdims=bool(keepdims)), out, data)
     fn.__name__ = fn.__qualname__ = prim
-    fn.__doc__ = f"Index of the {prim[3:]}imum along `axis`, as float32 (MXNet's convention)."
+    fn.__doc__ = f"Index of the {prim[3:]}imum along `axis`, in the input's dtype (MXNet's convention)."
     return fn
 
 

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from ..errors import ShapeError, op_error
+from ..errors import IndexingError, ShapeError, op_error
 from ..ndarray import NDArray, call
 from ..shapes import normalize_axis
 from .math import finish
@@ -245,8 +245,14 @@ def take(a: NDArray, indices: NDArray, axis: int = 0, mode: str = "clip", out=No
         idx = call("minimum", call("maximum", indices, _like(indices, 0)), _like(indices, n - 1))
     elif mode == "wrap":
         idx = call("mod", indices, _like(indices, n))
+    elif mode == "raise":
+        idx = indices
+        bad = indices._data[(indices._data < 0) | (indices._data >= n)]
+        if bad.size:
+            raise op_error(IndexingError, "take", f"index {bad.flat[0]} is out of bounds for axis "
+                           f"{axis} of size {n}", a, indices)
     else:
-        raise op_error(ShapeError, "take", f"mode must be 'clip' or 'wrap', got {mode!r}", a)
+        raise op_error(ShapeError, "take", f"mode must be 'clip', 'wrap' or 'raise', got {mode!r}", a)
     key = (FULL,) * axis + (("a", 0),)
     return finish(call("index", a, idx, key=key), out, a)
 
@@ -273,7 +279,8 @@ def pick(data: NDArray, index: NDArray, axis: int = -1, keepdims: bool = False, 
 def one_hot(indices: NDArray, depth: int, on_value=1.0, off_value=0.0, dtype="float32", out=None,
             name=None) -> NDArray:
     positions = NDArray(np.arange(int(depth), dtype=indices._data.dtype))
-    hot = call("equal", call("reshape", indices, shape=indices.shape + (1,)), positions)
+    whole = call("trunc", indices)  # MXNet truncates float indices
+    hot = call("equal", call("reshape", whole, shape=indices.shape + (1,)), positions)
     hot = hot.astype(dtype)
     return finish(hot * (on_value - off_value) + off_value, out)
 

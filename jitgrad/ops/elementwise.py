@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from ..errors import DTypeError, op_error
+from ..errors import DTypeError, DivisionByZeroError, op_error
 from ..shapes import broadcast_shapes
 from . import Primitive, call, register
 
@@ -45,7 +45,7 @@ def elementwise_rule(op: str, float_only: bool):
 
 
 def array_result(impl):
-    """numpy ufuncs return a scalar for 0-d inputs; an NDArray must hold an ndarray (x[:] = v)."""
+    """numpy ufuncs return a scalar for 0-d inputs; every impl in the table returns an ndarray."""
     return lambda *arrays: np.asarray(impl(*arrays))
 
 
@@ -67,7 +67,8 @@ def round_half_away(x):
 
 def round_half_down(x):
     """MXNet's rint: n.5 goes to n (rint(1.5) == 1, rint(-0.5) == -1); other values to the nearest."""
-    return np.ceil(x - x.dtype.type(0.5))
+    low = np.floor(x)
+    return np.where(x - low > 0.5, np.ceil(x), low)
 
 
 def sigmoid_impl(x):
@@ -83,8 +84,15 @@ def divide(a, b):
     """True division for floats; C-style truncating division for integers."""
     if a.dtype.kind == "f":
         return np.divide(a, b)
+    if not np.all(b):
+        raise op_error(DivisionByZeroError, "divide", "integer division by zero", a, b)
+    return np.fix(np.true_divide(a, b)).astype(a.dtype)
+
+
+def mod(a, b):
+    """The remainder with the divisor's sign (Python's rule); x % 0 is 0, as in MXNet."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.fix(np.true_divide(a, b)).astype(a.dtype)
+        return np.where(b == 0, a.dtype.type(0), np.mod(a, b))
 
 
 TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
@@ -118,11 +126,11 @@ unary("abs", np.abs, lambda g, out, x: g * x.sign(), "abs({0})", float_only=Fals
 unary("relu", lambda x: np.maximum(x, x.dtype.type(0)), lambda g, out, x: g * (x > 0),
       "max({0}, 0)", float_only=False)
 unary("sign", np.sign, None, "sign({0})", float_only=False)
-unary("floor", np.floor, None, "floor({0})")
-unary("ceil", np.ceil, None, "ceil({0})")
-unary("round", round_half_away, None, "round({0})")
-unary("rint", round_half_down, None, "rint({0})")
-unary("trunc", np.trunc, None, "trunc({0})")
+unary("floor", np.floor, None, "floor({0})", float_only=False)
+unary("ceil", np.ceil, None, "ceil({0})", float_only=False)
+unary("round", round_half_away, None, "round({0})", float_only=False)
+unary("rint", round_half_down, None, "rint({0})", float_only=False)
+unary("trunc", np.trunc, None, "trunc({0})", float_only=False)
 unary("stop_gradient", lambda x: x, None, "{0}", float_only=False)
 
 binary("add", np.add, (lambda g, out, x, y: g, lambda g, out, x, y: g), "{0} + {1}")
@@ -134,7 +142,7 @@ binary("power", np.power,
        (lambda g, out, x, y: g * y * x ** (y - 1),
         lambda g, out, x, y: g * out * call("where", x > 0, x, x.ones_like()).log()),
        "pow({0}, {1})", domain=((0.5, 2.0), (-2.0, 2.0)))
-binary("mod", np.mod, (lambda g, out, x, y: g, lambda g, out, x, y: -g * (x / y).floor()),
+binary("mod", mod, (lambda g, out, x, y: g, lambda g, out, x, y: -g * (x / y).floor()),
        "mod({0}, {1})", domain=((0.1, 0.9), (1.1, 2.0)))
 # MXNet's convention at ties: the left operand of maximum/minimum takes the whole gradient.
 binary("maximum", np.maximum,

@@ -64,15 +64,15 @@ def arg_rule(op: str):
         if x.dtype.kind not in "fiu":
             raise op_error(DTypeError, op, "expects a numeric array", x)
         axes = tuple(range(x.ndim)) if axis is None else (axis,)
-        return reduced_shape(x.shape, axes, keepdims), np.dtype(np.float32)
+        return reduced_shape(x.shape, axes, keepdims), x.dtype
     return rule
 
 
 def arg_reduction(name, fn):
-    # Indices come back as float32, as MXNet's legacy ndarray returns them.
+    # Indices come back in the input's dtype (float32 for float32 data), as MXNet returns them.
     def impl(x, axis, keepdims):
         shape = arg_rule(name)(x, axis, keepdims)[0]
-        return np.asarray(fn(x, axis=axis, keepdims=keepdims), dtype=np.float32).reshape(shape)
+        return np.asarray(fn(x, axis=axis, keepdims=keepdims), dtype=x.dtype).reshape(shape)
     register(Primitive(name, "reduction", impl, arg_rule(name),
                        test_attrs=({"axis": 1, "keepdims": False},)))
 
