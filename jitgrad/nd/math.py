@@ -79,7 +79,9 @@ def _build() -> dict:
     return table
 
 
-globals().update(_build())
+GENERATED = _build()
+globals().update(GENERATED)
+__all__ = sorted(GENERATED)  # what `from .math import *` exports: the functions, not the helpers
 
 
 # ---- composites: their gradients come from the primitives they are made of ------------------------
