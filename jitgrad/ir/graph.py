@@ -28,10 +28,14 @@ class Equation:
 
 
 class Graph:
-    """Inputs in call order (arguments first, then captured arrays), equations in execution order."""
+    """Inputs in call order (arguments first, then captured arrays), equations in execution order.
+
+    Literals are values known when the graph is built (Python scalars and other immutable constants):
+    they are not inputs; a program receives their data once, when it is built."""
 
     def __init__(self):
         self.inputs: list[Value] = []
+        self.literals: dict[int, np.ndarray] = {}   # Value.index -> data
         self.eqns: list[Equation] = []
         self.outputs: list[Value] = []
         self._count = 0
@@ -44,6 +48,11 @@ class Graph:
     def add_input(self, shape, dtype) -> Value:
         v = self.new_value(shape, dtype)
         self.inputs.append(v)
+        return v
+
+    def add_literal(self, data: np.ndarray) -> Value:
+        v = self.new_value(data.shape, data.dtype)
+        self.literals[v.index] = data
         return v
 
     def add_eqn(self, prim, inputs, attrs: dict, shape, dtype) -> Value:
@@ -80,11 +89,19 @@ def attr_text(attrs: dict) -> str:
     return "[" + " ".join(f"{k}={v!r}" for k, v in sorted(attrs.items())) + "]"
 
 
+def operand_text(graph: Graph, v: Value) -> str:
+    """A value's name, or a literal's value when it is a scalar."""
+    data = graph.literals.get(v.index)
+    if data is not None and data.size == 1:
+        return f"{data.reshape(-1)[0].item()!r}:{DTYPE_SHORT.get(v.dtype.name, v.dtype.name)}"
+    return name(v.index)
+
+
 def render(graph: Graph) -> str:
     ins = " ".join(repr(v) for v in graph.inputs)
     lines = [f"{{ lambda {ins} ."]
     for i, eq in enumerate(graph.eqns):
-        args = " ".join(name(v.index) for v in eq.inputs)
+        args = " ".join(operand_text(graph, v) for v in eq.inputs)
         head = "  let " if i == 0 else "      "
         lines.append(f"{head}{eq.out!r} = {eq.prim.name}{attr_text(eq.attrs)} {args}")
     outs = ", ".join(name(v.index) for v in graph.outputs)
@@ -94,7 +111,8 @@ def render(graph: Graph) -> str:
 
 def interpret(graph: Graph, arrays: list) -> list:
     """Evaluate `graph` on numpy arrays with the table's reference implementations."""
-    env = {v.index: a for v, a in zip(graph.inputs, arrays, strict=True)}
+    env = dict(graph.literals)
+    env.update((v.index, a) for v, a in zip(graph.inputs, arrays, strict=True))
     for eq in graph.eqns:
         env[eq.out.index] = eq.prim.impl(*(env[v.index] for v in eq.inputs), **eq.attrs)
     return [env[v.index] for v in graph.outputs]
