@@ -10,7 +10,7 @@ import numpy as np
 
 from .errors import AutogradError, DTypeError, ShapeError, op_error
 from .ir import Node, Variable, live
-from .ndarray import NDArray, check_grad_req
+from .ndarray import NDArray, call, check_grad_req, fresh
 from .ops.movement import unbroadcast
 from .state import STATE, set_flags
 
@@ -129,7 +129,7 @@ def grad(heads, variables, head_grads=None, retain_graph=None, create_graph: boo
     cts = _run(roots, order, wanted, create_graph=create_graph, train_mode=train_mode)
     if not retain_graph:
         _free(order)
-    return [cts[v._entry][0] if v._entry in cts else NDArray(np.zeros_like(v._data))
+    return [cts[v._entry][0] if v._entry in cts else fresh(np.zeros_like(v._data))
             for v in variables]
 
 
@@ -157,7 +157,7 @@ def _roots(heads, head_grads) -> list:
 
 def _head_grad(head: NDArray, hg) -> NDArray:
     if hg is None:
-        return NDArray(np.ones_like(head._data))
+        return fresh(np.ones_like(head._data))
     if not isinstance(hg, NDArray):
         raise TypeError(f"backward: head gradient must be an NDArray, got {type(hg).__name__}")
     if hg.shape != head.shape and not hg.size == head.size == 1:  # (1,) and () both mean "a scalar"
@@ -165,7 +165,7 @@ def _head_grad(head: NDArray, hg) -> NDArray:
                        f"shape {head.shape}", head, hg)
     if hg.dtype != head.dtype:
         raise op_error(DTypeError, "backward", "head gradient dtype differs from the head's", head, hg)
-    return hg if hg.shape == head.shape else NDArray(hg._data.reshape(head.shape))
+    return hg if hg.shape == head.shape else call("reshape", hg, shape=head.shape)
 
 
 def _toposort(entries) -> list:
@@ -312,7 +312,7 @@ class Function:
 
 def _function_backward(node: Node, out_grads: list, inputs: tuple) -> list:
     fn = node.fn
-    grads = [g if g is not None else NDArray(np.zeros_like(d)) for g, d in zip(out_grads, node.out_data)]
+    grads = [g if g is not None else fresh(np.zeros_like(d)) for g, d in zip(out_grads, node.out_data)]
     with pause(train_mode=STATE.training):
         result = fn.backward(*grads)
     results = [result] if isinstance(result, NDArray) else list(result)

@@ -31,6 +31,8 @@ def apply(prim: ops.Primitive, *inputs, **attrs):
     if out.shape != shape:
         raise AssertionError(f"{prim.name}: implementation gave shape {out.shape}, rule says {shape}")
     result = _nd.NDArray(out)
+    if STATE.tracer is not None:
+        STATE.tracer.record(prim, inputs, attrs, result)
     if STATE.recording:
         parents = tuple(_parent(x) for x in inputs)
         if any(p is not None for p in parents):

@@ -56,12 +56,27 @@ def call(name: str, *inputs, **attrs):
     return ops.call(name, *inputs, **attrs)
 
 
+def fresh(data: np.ndarray) -> "NDArray":
+    """A new array made from numpy data (creation functions, scalar operands): a literal in a trace."""
+    x = NDArray(data)
+    if STATE.tracer is not None:
+        STATE.tracer.literal(x)
+    return x
+
+
+def observed(x: "NDArray") -> np.ndarray:
+    """x's data, leaving the graph as a Python value: a guard when tracing."""
+    if STATE.tracer is not None:
+        STATE.tracer.guard(x)
+    return x._data
+
+
 def constant(value, like: "NDArray", op: str) -> "NDArray":
     """An operand as an NDArray; Python scalars take the array's dtype (MXNet's scalar ops do)."""
     if isinstance(value, NDArray):
         return value
     if isinstance(value, (numbers.Number, np.number, np.bool_)):
-        return NDArray(np.asarray(value, dtype=like.dtype))
+        return fresh(np.asarray(value, dtype=like.dtype))
     raise op_error(DTypeError, op, f"unsupported operand of type {type(value).__name__}; "
                    "wrap arrays with nd.array()", like)
 
@@ -106,13 +121,14 @@ class NDArray:
 
     # ---- conversion -------------------------------------------------------------------------------
     def asnumpy(self) -> np.ndarray:
-        return self._data.copy()
+        return observed(self).copy()
 
     def asscalar(self):
         if self.size != 1:
             raise ValueError(f"The current array is not a scalar: asscalar() needs size 1, got shape "
                              f"{self.shape}")
-        return self._data[0] if self.ndim == 1 else self._data[()]
+        data = observed(self)
+        return data[0] if self.ndim == 1 else data[()]
 
     def astype(self, dtype, copy: bool = True) -> "NDArray":
         if not copy and np.dtype(dtype) == self._data.dtype:
@@ -142,21 +158,22 @@ class NDArray:
         return self
 
     def __array__(self, dtype=None, copy=None):
-        data = self._data if dtype is None else self._data.astype(dtype, copy=False)
+        data = observed(self)
+        data = data if dtype is None else data.astype(dtype, copy=False)
         return data.copy() if copy and data is self._data else data
 
     def __bool__(self) -> bool:
         if self.size == 0:
             return False
         if self.size == 1:
-            return bool(self._data.reshape(-1)[0])
+            return bool(observed(self).reshape(-1)[0])
         raise ValueError("The truth value of an NDArray with multiple elements is ambiguous.")
 
     def _scalar(self, kind: str):
         if self.size != 1:
             raise TypeError(f"only size-1 NDArrays can be converted to Python {kind}s, got shape "
                             f"{self.shape}")
-        return self._data.reshape(-1)[0]
+        return observed(self).reshape(-1)[0]
 
     def __float__(self) -> float:
         return float(self._scalar("float"))
@@ -244,6 +261,8 @@ class NDArray:
         """Write `value` into self[key], enforcing MXNet's rules for writes inside record():
         a recorded value may only overwrite the whole of an array that is not in the graph and
         did not feed the value (the write is then recorded as a copy)."""
+        if STATE.tracer is not None:
+            STATE.tracer.write(self, value, whole)
         if STATE.recording:
             if live(self._entry) is not None:
                 raise AutogradError(IN_GRAPH_WRITE)
@@ -291,7 +310,10 @@ class NDArray:
 
     def detach(self) -> "NDArray":
         """Same storage, no history."""
-        return NDArray(self._data)
+        out = NDArray(self._data)
+        if STATE.tracer is not None:
+            STATE.tracer.alias(out, self)
+        return out
 
     def backward(self, out_grad=None, retain_graph: bool = False, train_mode: bool = True) -> None:
         from . import autograd

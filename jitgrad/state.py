@@ -8,6 +8,7 @@ class _State(threading.local):
     def __init__(self):
         self.recording = False
         self.training = False
+        self.tracer = None      # a jitgrad.trace.Tracer while a compiled function is being traced
 
 
 STATE = _State()

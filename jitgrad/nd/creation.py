@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ndarray import CPU, Context, NDArray
+from ..ndarray import CPU, Context, NDArray, fresh
 
 DEFAULT = np.float32
 
@@ -25,22 +25,22 @@ def array(source_array, ctx: Context | None = None, dtype=None) -> NDArray:
         dtype = source_array.dtype if isinstance(source_array, NDArray) else DEFAULT
     data = np.array(source_array)
     # astype wraps out-of-range integers (uint8 -1 -> 255) the way MXNet's copy does
-    return NDArray(data.astype(dtype, copy=data.dtype != np.dtype(dtype)))
+    return fresh(data.astype(dtype, copy=data.dtype != np.dtype(dtype)))
 
 
 def zeros(shape, ctx=None, dtype=None, stype=None, **kwargs) -> NDArray:
     check_ctx(ctx)
-    return NDArray(np.zeros(as_shape(shape), dtype=dtype or DEFAULT))
+    return fresh(np.zeros(as_shape(shape), dtype=dtype or DEFAULT))
 
 
 def ones(shape, ctx=None, dtype=None, **kwargs) -> NDArray:
     check_ctx(ctx)
-    return NDArray(np.ones(as_shape(shape), dtype=dtype or DEFAULT))
+    return fresh(np.ones(as_shape(shape), dtype=dtype or DEFAULT))
 
 
 def full(shape, val, ctx=None, dtype=DEFAULT, out=None) -> NDArray:
     check_ctx(ctx)
-    result = NDArray(np.full(as_shape(shape), val, dtype=dtype or DEFAULT))
+    result = fresh(np.full(as_shape(shape), val, dtype=dtype or DEFAULT))
     if out is not None:
         out[:] = result
         return out
@@ -49,32 +49,32 @@ def full(shape, val, ctx=None, dtype=DEFAULT, out=None) -> NDArray:
 
 def empty(shape, ctx=None, dtype=None) -> NDArray:
     check_ctx(ctx)
-    return NDArray(np.empty(as_shape(shape), dtype=dtype or DEFAULT))
+    return fresh(np.empty(as_shape(shape), dtype=dtype or DEFAULT))
 
 
 def arange(start, stop=None, step=1.0, repeat=1, infer_range=None, ctx=None, dtype=DEFAULT) -> NDArray:
     check_ctx(ctx)
     values = np.arange(start, stop, step, dtype=np.float64) if stop is not None else \
         np.arange(0, start, step, dtype=np.float64)
-    return NDArray(np.repeat(values, int(repeat)).astype(dtype or DEFAULT))
+    return fresh(np.repeat(values, int(repeat)).astype(dtype or DEFAULT))
 
 
 def linspace(start, stop, num, endpoint=True, ctx=None, dtype=DEFAULT) -> NDArray:
     check_ctx(ctx)
-    return NDArray(np.linspace(start, stop, int(num), endpoint=endpoint).astype(dtype or DEFAULT))
+    return fresh(np.linspace(start, stop, int(num), endpoint=endpoint).astype(dtype or DEFAULT))
 
 
 def eye(N, M=0, k=0, ctx=None, dtype=DEFAULT) -> NDArray:
     check_ctx(ctx)
-    return NDArray(np.eye(int(N), int(M) or None, int(k), dtype=dtype or DEFAULT))
+    return fresh(np.eye(int(N), int(M) or None, int(k), dtype=dtype or DEFAULT))
 
 
 def zeros_like(data: NDArray, **kwargs) -> NDArray:
-    return NDArray(np.zeros_like(data._data))
+    return fresh(np.zeros_like(data._data))
 
 
 def ones_like(data: NDArray, **kwargs) -> NDArray:
-    return NDArray(np.ones_like(data._data))
+    return fresh(np.ones_like(data._data))
 
 
 def waitall() -> None:

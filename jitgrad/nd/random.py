@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ndarray import NDArray
+from ..state import STATE
 from .creation import DEFAULT, as_shape, check_ctx
 
 DEFAULT_SEED = 0
@@ -47,6 +48,8 @@ def randint(low, high, shape=None, dtype="int32", ctx=None, **kwargs) -> NDArray
 
 
 def _finish(values: np.ndarray, dtype, out) -> NDArray:
+    if STATE.tracer is not None:  # a replayed trace would repeat the same numbers
+        STATE.tracer.impure("random numbers")
     result = NDArray(values.astype(dtype or DEFAULT))
     if out is not None:
         out[:] = result

@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from ..errors import IndexingError, ShapeError, op_error
-from ..ndarray import NDArray, call
+from ..ndarray import NDArray, call, fresh
 from ..shapes import normalize_axis
 from .math import finish
 
@@ -269,7 +269,7 @@ def pick(data: NDArray, index: NDArray, axis: int = -1, keepdims: bool = False, 
         if mode == "clip" else call("mod", index, _like(index, n))
     idx = call("reshape", idx, shape=rest)
     grids = np.indices(rest, sparse=True) if rest else []
-    arrays = [NDArray(g) for g in grids]
+    arrays = [fresh(g) for g in grids]
     arrays.insert(axis, idx)
     key = tuple(("a", i) for i in range(len(arrays)))
     result = call("index", data, *arrays, key=key)
@@ -278,7 +278,7 @@ def pick(data: NDArray, index: NDArray, axis: int = -1, keepdims: bool = False, 
 
 def one_hot(indices: NDArray, depth: int, on_value=1.0, off_value=0.0, dtype="float32", out=None,
             name=None) -> NDArray:
-    positions = NDArray(np.arange(int(depth), dtype=indices._data.dtype))
+    positions = fresh(np.arange(int(depth), dtype=indices._data.dtype))
     whole = call("trunc", indices)  # MXNet truncates float indices
     hot = call("equal", call("reshape", whole, shape=indices.shape + (1,)), positions)
     hot = hot.astype(dtype)
@@ -286,4 +286,4 @@ def one_hot(indices: NDArray, depth: int, on_value=1.0, off_value=0.0, dtype="fl
 
 
 def _like(x: NDArray, value) -> NDArray:
-    return NDArray(np.asarray(value, dtype=x._data.dtype))
+    return fresh(np.asarray(value, dtype=x._data.dtype))
