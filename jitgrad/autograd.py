@@ -168,8 +168,9 @@ def _head_grad(head: NDArray, hg) -> NDArray:
     return hg if hg.shape == head.shape else call("reshape", hg, shape=head.shape)
 
 
-def _toposort(entries) -> list:
-    """Every entry reachable from `entries`, each after all of its inputs (iterative DFS)."""
+def _toposort(entries, stop=frozenset()) -> list:
+    """Every entry reachable from `entries` without passing through `stop`, each after all of its
+    inputs (iterative DFS)."""
     order, expanded = [], set()
     stack = [(e, False) for e in entries]
     while stack:
@@ -181,7 +182,7 @@ def _toposort(entries) -> list:
             continue
         expanded.add(entry)
         stack.append((entry, True))
-        if isinstance(entry, Node):
+        if isinstance(entry, Node) and entry not in stop:
             if entry.freed:  # reached through a node recorded before an earlier backward freed it
                 raise AutogradError(NOT_IN_GRAPH)
             stack.extend((p[0], False) for p in entry.parents if p is not None and p[0] not in expanded)
@@ -189,7 +190,9 @@ def _toposort(entries) -> list:
 
 
 def _run(roots, order, wanted, create_graph: bool, train_mode: bool) -> dict:
-    """Cotangents of the wanted variables: {entry: [cotangent per output]}."""
+    """Cotangents of the wanted entries: {entry: [cotangent per output]}. Wanted entries are not
+    propagated further (for variables that changes nothing; for a compiled function's inputs it
+    keeps the backward inside the function)."""
     needs = set()
     for entry in order:
         if entry in wanted or isinstance(entry, Node) and any(
@@ -201,7 +204,7 @@ def _run(roots, order, wanted, create_graph: bool, train_mode: bool) -> dict:
     previous = set_flags(recording=create_graph, training=train_mode)
     try:
         for node in reversed(order):
-            if isinstance(node, Node) and node in needs and node in cts:
+            if isinstance(node, Node) and node in needs and node in cts and node not in wanted:
                 _propagate(node, cts.pop(node), needs, cts)
     finally:
         set_flags(*previous)

@@ -1,0 +1,441 @@
+"""`jitgrad.compile`, `value_and_grad` and `grad`: signatures, tracing, the trace tree, the tape.
+
+A call computes its signature (shapes, dtypes, layouts, which inputs are in a graph, static and
+Python-scalar arguments, the recording and training flags) and walks the trace tree cached for it.
+A miss traces the function: it runs eagerly (so the result is right) while its operations are
+collected into a Graph, which is cut at its guards into segments and compiled. Three modes:
+- forward: the program's outputs are the function's;
+- record (called inside autograd.record()): the forward program also keeps what the backward reads,
+  and the call appears on the tape as one node whose backward runs the compiled backward program;
+- value_and_grad: one program returns the value and the gradients, no tape involved.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import numbers
+import threading
+import time
+from collections import Counter
+
+import numpy as np
+
+from . import autograd
+from .errors import AutogradError, DTypeError, JitgradError
+from .ir import Node, Variable, live
+from .ir.graph import Graph, interpret
+from .ndarray import NDArray, fresh
+from .state import STATE, set_flags
+from .trace import Tracer, tracing
+from . import tracetree
+from .tracetree import GuardMiss, Leaf
+
+log = logging.getLogger("jitgrad")
+
+SCALARS = (numbers.Number, np.number, np.bool_)
+
+
+class CompiledFunction:
+    """A function compiled per signature; see `jitgrad.compile`."""
+
+    def __init__(self, fn, static_argnums=(), hot: int = 2, max_paths: int = 64, backend: str = "numba",
+                 argnums=None):
+        functools.update_wrapper(self, fn)
+        self.fn = fn
+        self.static_argnums = frozenset((static_argnums,) if isinstance(static_argnums, int)
+                                        else static_argnums)
+        self.hot, self.max_paths, self.backend = int(hot), int(max_paths), backend
+        self.argnums = argnums          # not None: this is a value_and_grad function
+        self._roots: dict = {}          # signature -> root Segment (or "eager")
+        self._lock = threading.RLock()
+        self._stats = Counter()
+
+    # ---- public ----------------------------------------------------------------------------------
+    def __call__(self, *args, **kwargs):
+        if STATE.tracer is not None:  # called while another compiled function traces: inline it
+            return self._run_eagerly(args, kwargs)
+        key = self._signature(args, kwargs)
+        root = self._roots.get(key)
+        if root == "eager":
+            return self._run_eagerly(args, kwargs)
+        if root is not None:
+            env = self._env(args, kwargs)
+            try:
+                seg = tracetree.walk(root, env)
+                result = self._finish(seg.leaf, env, args, kwargs)
+            except GuardMiss:
+                self._stats["guard_failures"] += 1
+                log.info("jitgrad: %s: guard failed, tracing a new path", self.__name__)
+            else:
+                self._stats["hits"] += 1
+                self._maybe_compile(root)
+                return result
+        else:
+            self._stats["misses"] += 1
+            log.info("jitgrad: %s: new signature %s", self.__name__, _short(key))
+        return self._trace(key, args, kwargs)
+
+    def cache_info(self) -> dict:
+        with self._lock:
+            paths = sum(tracetree.count_paths(r) for r in self._roots.values() if r != "eager")
+        return {"hits": self._stats["hits"], "misses": self._stats["misses"],
+                "traces": self._stats["traces"], "compiles": self._stats["compiles"],
+                "guard_failures": self._stats["guard_failures"], "paths": paths,
+                "signatures": len(self._roots)}
+
+    def clear_cache(self) -> None:
+        with self._lock:
+            self._roots.clear()
+            self._stats.clear()
+
+    # ---- signatures and environments -------------------------------------------------------------
+    def _signature(self, args, kwargs) -> tuple:
+        parts = [self._arg_key(i, a) for i, a in enumerate(args)]
+        parts += [(name, self._arg_key(name, kwargs[name])) for name in sorted(kwargs)]
+        return tuple(parts) + (STATE.recording, STATE.training)
+
+    def _arg_key(self, where, a):
+        if where in self.static_argnums:
+            try:
+                hash(a)
+            except TypeError:
+                raise TypeError(f"{self.__name__}: static argument {where!r} must be hashable, got "
+                                f"{type(a).__name__}") from None
+            return ("static", a)
+        if isinstance(a, NDArray):
+            data = a._data
+            layout = "C" if data.flags.c_contiguous else "F" if data.flags.f_contiguous else "A"
+            return (data.shape, data.dtype.str, layout, _graph_role(a) if STATE.recording else None)
+        if isinstance(a, SCALARS):
+            return ("scalar", type(a).__name__, a)
+        raise TypeError(f"{self.__name__}: argument {where!r} is a {type(a).__name__}; compiled functions "
+                        "take NDArrays and Python scalars (name other arguments in static_argnums)")
+
+    def _array_args(self, args, kwargs) -> list:
+        """The NDArray arguments in signature order: graph inputs 0, 1, ... of every trace."""
+        named = [kwargs[n] for n in sorted(kwargs) if n not in self.static_argnums]
+        return [a for i, a in enumerate(args) if i not in self.static_argnums and isinstance(a, NDArray)] \
+            + [a for a in named if isinstance(a, NDArray)]
+
+    def _env(self, args, kwargs) -> dict:
+        return {i: a._data for i, a in enumerate(self._array_args(args, kwargs))}
+
+    # ---- tracing ---------------------------------------------------------------------------------
+    def _run_eagerly(self, args, kwargs):
+        if self.argnums is None:
+            return self.fn(*args, **kwargs)
+        return _value_and_grad_eagerly(self.fn, self.argnums, args, kwargs, None, None)[0]
+
+    def _trace(self, key, args, kwargs):
+        self._stats["traces"] += 1
+        start = time.perf_counter()
+        tracer = Tracer()
+        if self.argnums is not None:
+            result, graph_outputs, rebuild, extra = _value_and_grad_eagerly(
+                self.fn, self.argnums, args, kwargs, tracer, self._array_args)
+        else:
+            for a in self._array_args(args, kwargs):
+                tracer.add_argument(a)
+            with tracing(tracer):
+                result = self.fn(*args, **kwargs)
+            outs, rebuild = flatten(result, self.__name__)
+            graph_outputs = [tracer.value_of(o) for o in outs]
+            extra = _trace_backward(tracer, outs) if STATE.recording else None
+        log.info("jitgrad: %s: traced %d ops, %d guards in %.1f ms", self.__name__,
+                 len(tracer.graph.eqns), len(tracer.guards), 1e3 * (time.perf_counter() - start))
+        self._remember(key, tracer, graph_outputs, rebuild, extra)
+        return result
+
+    def _remember(self, key, tracer: Tracer, graph_outputs, rebuild, extra) -> None:
+        if tracer.unsupported:
+            log.warning("jitgrad: %s runs eagerly for this signature: %s", self.__name__,
+                        tracer.unsupported)
+            self._roots[key] = "eager"
+            return
+        graph = tracer.graph
+        n_forward = extra.n_forward if extra is not None else len(graph.eqns)
+        graph_fwd = _truncate(graph, n_forward)
+        result_keys = [v.index for v in graph_outputs]
+        externals = {tracer.value_of(x).index: x for x in tracer.externals}
+        later = extra.residual_keys if extra is not None else ()
+        segments = tracetree.split(graph_fwd, tracer.guards, externals, result_keys, later)
+        literals = {k: graph.literals[k] for k in result_keys if k in graph.literals}
+        leaf = Leaf(result_keys, rebuild, extra)
+        leaf.literals = literals
+        with self._lock:
+            root = self._roots.get(key)
+            if root is not None and tracetree.count_paths(root) >= self.max_paths:
+                log.warning("jitgrad: %s has %d cached paths for one signature (max_paths); this "
+                            "path runs eagerly", self.__name__, self.max_paths)
+                return
+            first = root is None
+            root, new = tracetree.insert(root, segments, [g.expected for g in tracer.guards], leaf)
+            self._roots[key] = root
+            if first:  # the first path is compiled now; later ones once they prove hot
+                for seg in new:
+                    self._compile(seg)
+                if extra is not None:
+                    self._compile_backward(extra)
+
+    def _maybe_compile(self, root) -> None:
+        for seg in tracetree.segments_of(root):
+            if seg.program is None and seg.runs >= self.hot:
+                self._compile(seg)
+            leaf = seg.leaf
+            if leaf is not None and leaf.extra is not None and leaf.extra.program is None \
+                    and seg.runs >= self.hot:
+                self._compile_backward(leaf.extra)
+
+    def _compile(self, seg) -> None:
+        with seg.lock:
+            if seg.program is None:
+                seg.program = self._build(seg.graph)
+
+    def _compile_backward(self, extra) -> None:
+        if extra.program is None and extra.graph is not None:
+            extra.program = self._build(extra.graph)
+
+    def _build(self, graph: Graph):
+        self._stats["compiles"] += 1
+        if self.backend == "interpret":
+            return functools.partial(interpret, graph)
+        from .codegen.program import build_program
+        return build_program(graph, self.__name__)
+
+    # ---- cached calls ----------------------------------------------------------------------------
+    def _finish(self, leaf: Leaf, env: dict, args, kwargs):
+        arrays = [leaf.literals[k] if k in leaf.literals else env[k] for k in leaf.result_keys]
+        outs = [NDArray(a) for a in arrays]
+        extra = leaf.extra
+        if extra is not None and extra.boundary:
+            diff = extra.inputs_of(self._array_args(args, kwargs))
+            if any(live(x._entry) is None for x in diff):
+                raise GuardMiss(None)  # an input left the graph since the trace: trace again
+            residuals = [env[k] for k in extra.residual_keys]
+            _attach(outs, diff, extra, residuals, self)
+        return leaf.rebuild(outs)
+
+
+def _graph_role(a: NDArray):
+    """How an argument takes part in the graph: its grad_req if a variable, 'node' if recorded."""
+    entry = live(a._entry)
+    if entry is None:
+        return None
+    return entry.req if isinstance(entry, Variable) else "node"
+
+
+def _truncate(graph: Graph, n: int) -> Graph:
+    if n == len(graph.eqns):
+        return graph
+    g = Graph()
+    g.inputs, g.literals, g.eqns, g.outputs = graph.inputs, graph.literals, graph.eqns[:n], []
+    return g
+
+
+def _short(key) -> str:
+    text = repr(key)
+    return text if len(text) < 200 else text[:197] + "..."
+
+
+# ---- results ------------------------------------------------------------------------------------
+
+def flatten(result, name: str) -> tuple:
+    """(list of NDArrays, rebuild function) for an NDArray or a tuple/list/dict of them."""
+    if isinstance(result, NDArray):
+        return [result], lambda outs: outs[0]
+    if isinstance(result, (tuple, list)):
+        parts = [flatten(r, name) for r in result]
+        sizes = [len(p[0]) for p in parts]
+        kind = type(result)
+
+        def rebuild(outs):
+            pieces, i = [], 0
+            for (_, sub), n in zip(parts, sizes):
+                pieces.append(sub(outs[i:i + n]))
+                i += n
+            return kind(pieces)
+        return [o for p in parts for o in p[0]], rebuild
+    if isinstance(result, dict):
+        keys = list(result)
+        flat, sub = flatten([result[k] for k in keys], name)
+        return flat, lambda outs: dict(zip(keys, sub(outs)))
+    raise TypeError(f"{name}: a compiled function must return NDArrays (or tuples, lists or dicts of "
+                    f"them), got {type(result).__name__}")
+
+
+# ---- record mode: the compiled call as one tape node --------------------------------------------
+
+class BackwardInfo:
+    """What a path's backward needs: the differentiated inputs, the backward graph and program."""
+
+    def __init__(self, n_forward, boundary, ct_keys, graph, residual_keys):
+        self.n_forward = n_forward
+        self.boundary = boundary          # [(kind, position)]: ("arg", i) or ("ext", NDArray)
+        self.ct_keys = ct_keys            # per function output: the cotangent input's key, or None
+        self.graph = graph                # inputs: residuals then cotangents; outputs: gradients
+        self.residual_keys = residual_keys
+        self.program = None
+
+    def inputs_of(self, array_args) -> list:
+        return [array_args[where] if kind == "arg" else where for kind, where in self.boundary]
+
+
+def _trace_backward(tracer: Tracer, outs: list) -> BackwardInfo | None:
+    """Trace the backward of `outs` w.r.t. the traced inputs that are in a graph (args first)."""
+    n_forward = len(tracer.graph.eqns)
+    n_args = len(tracer.graph.inputs) - len(tracer.externals)
+    candidates = [(("arg", i), x) for i, x in enumerate(_arguments(tracer, n_args))] + \
+        [(("ext", x), x) for x in tracer.externals]
+    boundary, entries = [], []
+    for where, x in candidates:
+        entry = live(x._entry)
+        if entry is not None and entry not in entries:
+            boundary.append((where, x))
+            entries.append(entry)
+    roots = [(o, live(o._entry)) for o in outs]
+    if not boundary or all(e is None for _, e in roots):
+        return BackwardInfo(n_forward, [], [], None, [])
+    with tracing(tracer):
+        cts = [NDArray(np.ones_like(o._data)) if e is not None else None for o, e in roots]
+        ct_keys = [tracer.add_argument(c).index if c is not None else None for c in cts]
+        order = autograd._toposort([e for _, e in roots if e is not None], stop=set(entries))
+        result = autograd._run([(e, o._index, c) for (o, e), c in zip(roots, cts) if e is not None],
+                               order, set(entries), create_graph=False, train_mode=STATE.training)
+        grads = []
+        for where, x in boundary:
+            slot = result.get(x._entry)
+            g = slot[x._index] if slot is not None and slot[x._index] is not None else \
+                fresh(np.zeros_like(x._data))
+            grads.append(tracer.value_of(g))
+    if len(tracer.guards) and tracer.guards[-1].eqn_count > n_forward:
+        tracer.impure("the backward converts values to Python")
+    graph = _backward_graph(tracer.graph, n_forward, [k for k in ct_keys if k is not None], grads)
+    residuals = [v.index for v in graph.inputs if v.index not in set(ct_keys)]
+    return BackwardInfo(n_forward, [w for w, _ in boundary], ct_keys, graph, residuals)
+
+
+def _arguments(tracer: Tracer, n_args: int) -> list:
+    by_value = {v.index: x for x, v in (tracer._known[k] for k in tracer._known)}
+    return [by_value.get(tracer.graph.inputs[i].index) for i in range(n_args)]
+
+
+def _backward_graph(graph: Graph, n_forward: int, ct_keys: list, grads: list) -> Graph:
+    eqns = graph.eqns[n_forward:]
+    produced = {eq.out.index for eq in eqns}
+    values = {v.index: v for v in graph.inputs}
+    values.update((eq.out.index, eq.out) for eq in graph.eqns)
+    reads = []
+    for eq in eqns:
+        reads += [v.index for v in eq.inputs]
+    reads += [g.index for g in grads]
+    g = Graph()
+    g.eqns = eqns
+    g.literals = {k: graph.literals[k] for k in reads if k in graph.literals}
+    residual = [k for k in dict.fromkeys(reads) if k not in produced and k not in g.literals
+                and k not in ct_keys]
+    g.inputs = [values[k] for k in residual] + [values[k] for k in ct_keys]
+    g.outputs = grads
+    return g
+
+
+class CompiledBackward:
+    """The backward of one compiled call, run by the autograd engine like a custom Function's."""
+
+    def __init__(self, info: BackwardInfo, residuals: list, owner: CompiledFunction):
+        self.info, self.residuals, self.owner = info, residuals, owner
+
+    def backward(self, *out_grads):
+        info = self.info
+        cts = [g._data for g, k in zip(out_grads, info.ct_keys) if k is not None]
+        arrays = self.residuals + cts
+        program = info.program or functools.partial(interpret, info.graph)
+        return [NDArray(a) for a in program(arrays)]
+
+
+def _attach(outs, diff, info: BackwardInfo, residuals, owner) -> None:
+    """Put one node on the tape for a compiled call: outputs `outs`, differentiated inputs `diff`."""
+    node = Node(None, {}, tuple((x._entry, x._index) for x in diff), tuple(x._data for x in diff),
+                tuple(o._data for o in outs), fn=CompiledBackward(info, residuals, owner))
+    for i, o in enumerate(outs):
+        o._entry, o._index = node, i
+
+
+# ---- value_and_grad -----------------------------------------------------------------------------
+
+def _value_and_grad_eagerly(fn, argnums, args, kwargs, tracer: Tracer | None, array_args):
+    """Run fn under record() with fresh variables for `argnums` and differentiate it; with a tracer,
+    everything is traced (`array_args(args, kwargs)` lists the arrays to register as inputs)."""
+    many = not isinstance(argnums, int)
+    positions = tuple(argnums) if many else (argnums,)
+    args = list(args)
+    proxies = {}
+    for p in positions:
+        if p >= len(args) or not isinstance(args[p], NDArray):
+            raise TypeError(f"value_and_grad: argument {p} must be an NDArray to differentiate it")
+        if args[p]._data.dtype.kind != "f":
+            raise DTypeError(f"value_and_grad: argument {p} has dtype {args[p]._data.dtype}; "
+                             "gradients are defined for floating-point arrays only")
+        proxy = NDArray(args[p]._data)
+        proxy._entry = Variable(np.zeros_like(args[p]._data), "write")
+        proxies[p] = proxy
+        args[p] = proxy
+    if tracer is not None:
+        for a in array_args(args, kwargs):
+            tracer.add_argument(a)
+    with tracing(tracer) if tracer is not None else contextlib.nullcontext():
+        with autograd.record(train_mode=STATE.training):
+            value = fn(*args, **kwargs)
+        if not isinstance(value, NDArray):
+            raise TypeError(f"value_and_grad: the function must return one NDArray, got "
+                            f"{type(value).__name__}")
+        entry = live(value._entry)
+        wanted = {proxies[p]._entry for p in positions}
+        found = {}
+        if entry is not None:
+            head = fresh(np.ones_like(value._data))
+            order = autograd._toposort([entry])
+            found = autograd._run([(entry, value._index, head)], order, wanted, create_graph=False,
+                                  train_mode=STATE.training)
+        grads = [found[proxies[p]._entry][0] if proxies[p]._entry in found else
+                 fresh(np.zeros_like(proxies[p]._data)) for p in positions]
+        outs = [value] + grads
+        graph_outputs = [tracer.value_of(o) for o in outs] if tracer is not None else None
+    plain = [NDArray(o._data) for o in outs]  # the caller gets arrays without the trace's tape
+
+    def rebuild(arrays):
+        return arrays[0], (tuple(arrays[1:]) if many else arrays[1])
+    return rebuild(plain), graph_outputs, rebuild, None
+
+
+# ---- public API ---------------------------------------------------------------------------------
+
+def compile(fn=None, *, static_argnums=(), hot: int = 2, max_paths: int = 64, backend: str = "numba"):
+    """Compile `fn` per signature: `@jitgrad.compile` or `@jitgrad.compile(static_argnums=...)`.
+
+    hot: how many times a path found after a guard failure runs before it is compiled (the first
+    path is compiled at once). max_paths: the bound on cached paths per signature. backend: 'numba'
+    (fused, generated loops) or 'interpret' (the numpy reference interpreter, for debugging)."""
+    if fn is None:
+        return functools.partial(compile, static_argnums=static_argnums, hot=hot, max_paths=max_paths,
+                                 backend=backend)
+    return CompiledFunction(fn, static_argnums, hot, max_paths, backend)
+
+
+def value_and_grad(fn, argnums=0, **options):
+    """A compiled function returning (fn(*args), gradients w.r.t. the arguments in `argnums`):
+    one NDArray for an int argnums, a tuple for a tuple."""
+    if isinstance(fn, CompiledFunction):
+        fn = fn.fn
+    return CompiledFunction(fn, argnums=argnums, **options)
+
+
+def grad(fn, argnums=0, **options):
+    """Like value_and_grad, returning the gradients only."""
+    vg = value_and_grad(fn, argnums, **options)
+
+    @functools.wraps(fn)
+    def gradient(*args, **kwargs):
+        return vg(*args, **kwargs)[1]
+    gradient.compiled = vg
+    return gradient
