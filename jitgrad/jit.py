@@ -42,6 +42,7 @@ class CompiledFunction:
     def __init__(self, fn, static_argnums=(), hot: int = 2, max_paths: int = 64, backend: str = "numba",
                  argnums=None):
         functools.update_wrapper(self, fn)
+        self.__name__ = getattr(fn, "__name__", type(fn).__name__)
         self.fn = fn
         self.static_argnums = frozenset((static_argnums,) if isinstance(static_argnums, int)
                                         else static_argnums)

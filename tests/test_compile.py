@@ -1,0 +1,313 @@
+"""jitgrad.compile semantics: caching, guards, captured arrays, the tape, value_and_grad.
+
+These run on both backends: 'interpret' (the numpy reference interpreter: fast to start) and
+'numba' (generated, fused kernels). Kernels are shared by structure, so most tests here reuse a
+handful of compiled kernels.
+"""
+import threading
+
+import numpy as np
+import pytest
+
+import jitgrad as jg
+from jitgrad import autograd, nd
+
+BACKENDS = ["interpret", "numba"]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    return request.param
+
+
+def close(a, b, rtol=1e-6, **kw):
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=rtol, **kw)
+
+
+def data(n=8, seed=0):
+    rng = np.random.default_rng(seed)
+    return nd.array(rng.uniform(-1, 1, n)), nd.array(rng.uniform(0, 1, n))
+
+
+def elementwise_loss(w, b, x, y):
+    return nd.sum((nd.tanh(x * w + b) - y) ** 2)
+
+
+def eager_value_and_grads(fn, *args, wrt=(0, 1)):
+    args = [nd.array(a) for a in args]
+    for i in wrt:
+        args[i].attach_grad()
+    with autograd.record():
+        value = fn(*args)
+    value.backward()
+    return value.asnumpy(), [args[i].grad.asnumpy() for i in wrt]
+
+
+class Counter:
+    """Wraps a function and counts how often its Python body runs."""
+
+    def __init__(self, fn):
+        self.fn, self.runs = fn, 0
+
+    def __call__(self, *args, **kwargs):
+        self.runs += 1
+        return self.fn(*args, **kwargs)
+
+
+def test_body_runs_only_when_tracing(backend):
+    body = Counter(elementwise_loss)
+    loss = jg.compile(body, backend=backend)
+    x, y = data()
+    w, b = nd.array([0.5]), nd.array([0.1])
+    first = loss(w, b, x, y).asnumpy()
+    for _ in range(3):
+        close(loss(w, b, x, y), first)
+    assert body.runs == 1
+    info = loss.cache_info()
+    assert info["traces"] == 1 and info["hits"] == 3 and info["misses"] == 1
+    close(first, elementwise_loss(w, b, x, y))
+
+
+def test_new_shapes_retrace_and_old_ones_hit(backend):
+    body = Counter(elementwise_loss)
+    loss = jg.compile(body, backend=backend)
+    w, b = nd.array([0.5]), nd.array([0.1])
+    for n in (8, 16, 8, 16, 8):
+        x, y = data(n)
+        close(loss(w, b, x, y), elementwise_loss(w, b, x, y))
+    assert body.runs == 2
+    x64, y64 = nd.array(x, dtype="float64"), nd.array(y, dtype="float64")
+    loss(nd.array([0.5], dtype="float64"), nd.array([0.1], dtype="float64"), x64, y64)
+    assert body.runs == 3 and loss.cache_info()["signatures"] == 3
+
+
+def test_python_scalars_are_static(backend):
+    body = Counter(lambda x, k: x * k + 1)
+    f = jg.compile(body, backend=backend)
+    x = nd.array([1.0, 2.0])
+    for k in (2.0, 3.0, 2.0):
+        close(f(x, k), x.asnumpy() * k + 1)
+    assert body.runs == 2
+
+
+def test_captured_arrays_are_read_at_every_call(backend):
+    W = nd.array([1.0, 2.0])
+
+    @jg.compile(backend=backend)
+    def f(x):
+        return x * W
+
+    x = nd.array([3.0, 3.0])
+    close(f(x), [3, 6])
+    W[:] = nd.array([10.0, 20.0])
+    close(f(x), [30, 60])
+
+
+def test_captured_attached_array_receives_its_gradient(backend):
+    W = nd.array([1.0, 2.0])
+    W.attach_grad()
+
+    @jg.compile(backend=backend)
+    def f(x):
+        return nd.sum(x * W * W)
+
+    x = nd.array([3.0, 5.0])
+    for step in range(3):
+        with autograd.record():
+            loss = f(x)
+        loss.backward()
+        close(W.grad, 2 * x.asnumpy() * W.asnumpy())
+        W[:] = W - 0.1 * W.grad  # an SGD step outside record(): seen by the next call
+
+
+def test_record_backward_matches_eager(backend):
+    loss = jg.compile(elementwise_loss, backend=backend)
+    x, y = data()
+    want_value, (want_w, want_b) = eager_value_and_grads(elementwise_loss, [0.5], [0.1], x, y)
+    w, b = nd.array([0.5]), nd.array([0.1])
+    w.attach_grad()
+    b.attach_grad()
+    for _ in range(3):  # the trace, then cached calls through the compiled backward
+        with autograd.record():
+            value = loss(w, b, x, y)
+        value.backward()
+        close(value, want_value)
+        close(w.grad, want_w, rtol=1e-5)
+        close(b.grad, want_b, rtol=1e-5)
+    assert loss.cache_info()["hits"] == 2
+
+
+def test_compiled_call_composes_with_the_tape(backend):
+    inner = jg.compile(lambda a, b: a * b + nd.exp(a), backend=backend)
+    x = nd.array([0.5, 1.5], dtype="float64")
+    x.attach_grad("add")
+    for _ in range(2):
+        x.grad[:] = 0
+        for call in range(2):
+            with autograd.record():
+                u = x * 3                    # eager op before
+                v = inner(u, x)              # compiled, its inputs a recorded node and a variable
+                z = nd.sum(v * v)            # eager op after
+            z.backward(nd.array([2.0], dtype="float64"), retain_graph=True)
+            z.backward(nd.array([1.0], dtype="float64"))
+    # z = sum((3x*x + e^{3x})^2); dz/dx = 2 v (6x + 3 e^{3x}); applied 3 times per call, 2 calls
+    xv = x.asnumpy()
+    v = 3 * xv * xv + np.exp(3 * xv)
+    close(x.grad, 2 * 3 * 2 * v * (6 * xv + 3 * np.exp(3 * xv)), rtol=1e-10)
+
+
+def test_autograd_grad_through_a_compiled_call(backend):
+    f = jg.compile(lambda a: nd.sin(a) * a, backend=backend)
+    x = nd.array([0.3, 1.2], dtype="float64")
+    x.attach_grad()
+    for _ in range(2):
+        with autograd.record():
+            y = f(x)
+        (g,) = autograd.grad(y, [x])
+        xv = x.asnumpy()
+        close(g, np.cos(xv) * xv + np.sin(xv), rtol=1e-12)
+
+
+def test_value_and_grad(backend):
+    vg = jg.value_and_grad(elementwise_loss, argnums=(0, 1), backend=backend)
+    x, y = data(16)
+    want_value, (want_w, want_b) = eager_value_and_grads(elementwise_loss, [0.5], [0.1], x, y)
+    for _ in range(3):
+        value, (gw, gb) = vg(nd.array([0.5]), nd.array([0.1]), x, y)
+        close(value, want_value)
+        close(gw, want_w, rtol=1e-5)
+        close(gb, want_b, rtol=1e-5)
+    single = jg.value_and_grad(elementwise_loss, argnums=0, backend=backend)
+    value, gw = single(nd.array([0.5]), nd.array([0.1]), x, y)
+    assert isinstance(gw, jg.NDArray)
+    close(gw, want_w, rtol=1e-5)
+    only = jg.grad(elementwise_loss, argnums=1, backend=backend)
+    close(only(nd.array([0.5]), nd.array([0.1]), x, y), want_b, rtol=1e-5)
+
+
+def tutorial(a):
+    b = a * 2
+    while (nd.norm(b) < 1000).asscalar():
+        b = b * 2
+    if (nd.sum(b) > 0).asscalar():
+        c = b
+    else:
+        c = 100 * b
+    return c
+
+
+def test_tutorial_while_loop_equals_eager_call_after_call(backend):
+    f = jg.compile(tutorial, backend=backend)
+    rng = np.random.default_rng(5)
+    head = nd.array([0.01, 1.0, 0.1])
+    for i in range(12):
+        values = rng.normal(size=3) * 10.0 ** rng.integers(-2, 2)
+        a = nd.array(values)
+        a.attach_grad()
+        with autograd.record():
+            c = f(a)
+        c.backward(head)
+        got_c, got_grad = c.asnumpy(), a.grad.asnumpy()
+        with autograd.record():
+            ce = tutorial(a)
+        ce.backward(head)
+        assert np.array_equal(got_c, ce.asnumpy()), i
+        assert np.array_equal(got_grad, a.grad.asnumpy()), i
+
+
+def test_alternating_paths_reuse_their_traces(backend):
+    body = Counter(lambda x: x * 2 if (nd.sum(x) > 0).asscalar() else x * -3)
+    f = jg.compile(body, backend=backend)
+    pos, neg = nd.array([1.0, 2.0]), nd.array([-1.0, -2.0])
+    for _ in range(4):
+        close(f(pos), [2, 4])
+        close(f(neg), [3, 6])
+    assert body.runs == 2
+    info = f.cache_info()
+    assert info["paths"] == 2 and info["guard_failures"] == 1 and info["hits"] == 6
+
+
+def test_bound_on_cached_paths(backend, caplog):
+    body = Counter(tutorial)
+    f = jg.compile(body, max_paths=3, backend=backend)
+    for scale in (1.0, 10.0, 100.0, 1000.0, 0.1, 1.0):
+        a = nd.array([scale, 0.0, 0.0])
+        close(f(a), tutorial(a))
+    assert f.cache_info()["paths"] == 3
+    assert "max_paths" in caplog.text
+
+
+def test_random_numbers_fall_back_to_eager(backend, caplog):
+    f = jg.compile(lambda x: nd.Dropout(x, p=0.5, mode="always"), backend=backend)
+    x = nd.ones(1000)
+    a, b = f(x).asnumpy(), f(x).asnumpy()
+    assert not np.array_equal(a, b)  # a replayed trace would repeat the mask
+    assert set(np.unique(a)) <= {0.0, 2.0}
+    assert "runs eagerly" in caplog.text
+
+
+def test_outputs_structures_and_errors(backend):
+    f = jg.compile(lambda x: {"double": x * 2, "pair": (x + 1, x - 1)}, backend=backend)
+    out = f(nd.array([1.0]))
+    close(out["double"], [2])
+    close(out["pair"][0], [2])
+    close(out["pair"][1], [0])
+    with pytest.raises(TypeError, match="must return NDArrays"):
+        jg.compile(lambda x: 3.0, backend=backend)(nd.array([1.0]))
+    with pytest.raises(TypeError, match="argument 0 is a list"):
+        jg.compile(lambda x: x, backend=backend)([1, 2])
+
+
+def test_keyword_and_static_arguments(backend):
+    body = Counter(lambda x, mode="sq": x * x if mode == "sq" else x + x)
+    f = jg.compile(body, static_argnums=("mode",), backend=backend)
+    x = nd.array([3.0])
+    close(f(x, mode="sq"), [9])
+    close(f(x, mode="add"), [6])
+    close(f(x=x, mode="sq"), [9])
+    assert body.runs == 3  # a keyword array is a different signature from a positional one
+
+
+def test_a_function_that_raises_while_tracing_stays_usable(backend):
+    state = {"fail": True}
+
+    def body(x):
+        y = x * 2
+        if state["fail"]:
+            raise RuntimeError("half-way")
+        return y
+
+    f = jg.compile(body, backend=backend)
+    with pytest.raises(RuntimeError, match="half-way"):
+        f(nd.array([1.0]))
+    state["fail"] = False
+    close(f(nd.array([1.0])), [2])
+
+
+def test_compiled_functions_calling_compiled_functions(backend):
+    inner = jg.compile(lambda x: x * 3, backend=backend)
+    outer = jg.compile(lambda x: inner(x) + inner(x * 2), backend=backend)
+    for _ in range(2):
+        close(outer(nd.array([1.0, 2.0])), [9, 18])
+
+
+def test_threads_share_a_compiled_function(backend):
+    loss = jg.compile(elementwise_loss, backend=backend)
+    x, y = data()
+    want = elementwise_loss(nd.array([0.5]), nd.array([0.1]), x, y).asnumpy()
+    results, errors = [], []
+
+    def worker():
+        try:
+            for _ in range(5):
+                results.append(loss(nd.array([0.5]), nd.array([0.1]), x, y).asnumpy())
+        except Exception as e:  # reported below: a thread's exception would otherwise be lost
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(results) == 40 and all(np.allclose(r, want, rtol=1e-6) for r in results)
