@@ -440,3 +440,41 @@ def grad(fn, argnums=0, **options):
         return vg(*args, **kwargs)[1]
     gradient.compiled = vg
     return gradient
+
+
+def explain(fn, *args, **kwargs) -> str:
+    """The traces of `fn` for these arguments: IR per segment, guards, fusion steps, kernel sources.
+    Runs one call (tracing it if this signature is new)."""
+    compiled = getattr(fn, "compiled", fn)
+    if not isinstance(compiled, CompiledFunction):
+        compiled = CompiledFunction(fn)
+    compiled(*args, **kwargs)
+    root = compiled._roots.get(compiled._signature(args, kwargs))
+    if root == "eager":
+        return f"{compiled.__name__}: runs eagerly for this signature (it cannot be replayed)\n"
+    lines = [f"{compiled.__name__}: {compiled.cache_info()}"]
+    _explain_segment(root, lines, depth=0, label="entry")
+    return "\n".join(lines) + "\n"
+
+
+def _explain_segment(seg, lines: list, depth: int, label: str) -> None:
+    pad = "    " * depth
+    state = "compiled" if seg.program is not None else "interpreted (not hot yet)"
+    lines.append(f"{pad}-- segment [{label}]: {len(seg.graph.eqns)} ops, {seg.runs} runs, {state}")
+    lines += [pad + line for line in str(seg.graph).splitlines()]
+    describe = getattr(seg.program, "describe", None)
+    if describe is not None:
+        lines += [pad + line for line in describe().splitlines()]
+    if seg.guard is not None:
+        lines.append(f"{pad}guard: {seg.guard.value!r} must equal {seg.guard.expected.tolist()}")
+    extra = seg.leaf.extra if seg.leaf is not None else None
+    if extra is not None and extra.graph is not None:
+        lines.append(f"{pad}-- backward ({len(extra.graph.eqns)} ops)")
+        lines += [pad + line for line in str(extra.graph).splitlines()]
+        describe = getattr(extra.program, "describe", None)
+        if describe is not None:
+            lines += [pad + line for line in describe().splitlines()]
+    for key, child in seg.children.items():
+        shape, dtype, raw = key
+        seen = np.frombuffer(raw, dtype=dtype).reshape(shape).tolist()
+        _explain_segment(child, lines, depth + 1, f"guard saw {seen}")
