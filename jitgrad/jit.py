@@ -131,6 +131,14 @@ class CompiledFunction:
     def _trace(self, key, args, kwargs):
         self._stats["traces"] += 1
         start = time.perf_counter()
+        tracer, result, graph_outputs, rebuild, extra = self._collect(args, kwargs)
+        log.info("jitgrad: %s: traced %d ops, %d guards in %.1f ms", self.__name__,
+                 len(tracer.graph.eqns), len(tracer.guards), 1e3 * (time.perf_counter() - start))
+        self._remember(key, tracer, graph_outputs, rebuild, extra)
+        return result
+
+    def _collect(self, args, kwargs) -> tuple:
+        """Run the function once, tracing: (tracer, result, output values, rebuild, backward info)."""
         tracer = Tracer()
         if self.argnums is not None:
             result, graph_outputs, rebuild, extra = _value_and_grad_eagerly(
@@ -143,10 +151,7 @@ class CompiledFunction:
             outs, rebuild = flatten(result, self.__name__)
             graph_outputs = [tracer.value_of(o) for o in outs]
             extra = _trace_backward(tracer, outs) if STATE.recording else None
-        log.info("jitgrad: %s: traced %d ops, %d guards in %.1f ms", self.__name__,
-                 len(tracer.graph.eqns), len(tracer.guards), 1e3 * (time.perf_counter() - start))
-        self._remember(key, tracer, graph_outputs, rebuild, extra)
-        return result
+        return tracer, result, graph_outputs, rebuild, extra
 
     def _remember(self, key, tracer: Tracer, graph_outputs, rebuild, extra) -> None:
         if tracer.unsupported:
@@ -440,6 +445,16 @@ def grad(fn, argnums=0, **options):
         return vg(*args, **kwargs)[1]
     gradient.compiled = vg
     return gradient
+
+
+def trace_graph(fn, *args, **kwargs) -> Graph:
+    """The whole traced program of one call of `fn` (a function, or a compiled one), uncached."""
+    compiled = getattr(fn, "compiled", fn)
+    if not isinstance(compiled, CompiledFunction):
+        compiled = CompiledFunction(fn)
+    tracer, _, outputs, _, _ = compiled._collect(args, kwargs)
+    tracer.graph.outputs = outputs
+    return tracer.graph
 
 
 def explain(fn, *args, **kwargs) -> str:
