@@ -215,7 +215,9 @@ def _propagate(node: Node, out_grads: list, needs: set, cts: dict) -> None:
     """Send the cotangents of `node`'s outputs to those of its inputs that lead to a wanted variable."""
     inputs = tuple(NDArray(d) if p is None else NDArray(d, p[0], p[1])
                    for d, p in zip(node.in_data, node.parents))
-    if node.fn is not None:
+    if node.fn is not None and STATE.recording and hasattr(node.fn, "backward_recorded"):
+        in_grads = node.fn.backward_recorded(_filled(node, out_grads))  # create_graph=True
+    elif node.fn is not None:
         in_grads = _function_backward(node, out_grads, inputs)
     else:
         g, out = out_grads[0], NDArray(node.out_data[0], node, 0)
@@ -313,9 +315,14 @@ class Function:
         return outs[0] if single else type(outputs)(outs) if isinstance(outputs, tuple) else outs
 
 
+def _filled(node: Node, out_grads: list) -> list:
+    """One gradient per output of a custom node, zeros where none arrived."""
+    return [g if g is not None else fresh(np.zeros_like(d)) for g, d in zip(out_grads, node.out_data)]
+
+
 def _function_backward(node: Node, out_grads: list, inputs: tuple) -> list:
     fn = node.fn
-    grads = [g if g is not None else fresh(np.zeros_like(d)) for g, d in zip(out_grads, node.out_data)]
+    grads = _filled(node, out_grads)
     with pause(train_mode=STATE.training):
         result = fn.backward(*grads)
     results = [result] if isinstance(result, NDArray) else list(result)

@@ -219,7 +219,7 @@ class CompiledFunction:
             if any(live(x._entry) is None for x in diff):
                 raise GuardMiss(None)  # an input left the graph since the trace: trace again
             residuals = [env[k] for k in extra.residual_keys]
-            _attach(outs, diff, extra, residuals, self)
+            _attach(outs, diff, extra, residuals, self, (args, kwargs))
         return leaf.rebuild(outs)
 
 
@@ -348,8 +348,22 @@ def _backward_graph(graph: Graph, n_forward: int, ct_keys: list, grads: list) ->
 class CompiledBackward:
     """The backward of one compiled call, run by the autograd engine like a custom Function's."""
 
-    def __init__(self, info: BackwardInfo, residuals: list, owner: CompiledFunction):
+    def __init__(self, info: BackwardInfo, residuals: list, owner: CompiledFunction, diff, call):
         self.info, self.residuals, self.owner = info, residuals, owner
+        self.diff, self.call = diff, call   # the differentiated inputs; (args, kwargs) of the call
+
+    def backward_recorded(self, out_grads: list) -> list:
+        """For create_graph=True: run the function again eagerly, recorded, and differentiate that
+        (a compiled program's arrays have no history to differentiate a second time)."""
+        args, kwargs = self.call
+        result = self.owner.fn(*args, **kwargs)
+        outs, _ = flatten(result, self.owner.__name__)
+        roots = [(live(o._entry), o._index, g) for o, g in zip(outs, out_grads) if live(o._entry)]
+        wanted = {x._entry for x in self.diff}
+        order = autograd._toposort([e for e, _, _ in roots], stop=wanted)
+        found = autograd._run(roots, order, wanted, create_graph=True, train_mode=STATE.training)
+        return [found[x._entry][x._index] if x._entry in found and found[x._entry][x._index]
+                is not None else fresh(np.zeros_like(x._data)) for x in self.diff]
 
     def backward(self, *out_grads):
         info = self.info
@@ -359,10 +373,10 @@ class CompiledBackward:
         return [NDArray(a) for a in program(arrays)]
 
 
-def _attach(outs, diff, info: BackwardInfo, residuals, owner) -> None:
+def _attach(outs, diff, info: BackwardInfo, residuals, owner, call) -> None:
     """Put one node on the tape for a compiled call: outputs `outs`, differentiated inputs `diff`."""
     node = Node(None, {}, tuple((x._entry, x._index) for x in diff), tuple(x._data for x in diff),
-                tuple(o._data for o in outs), fn=CompiledBackward(info, residuals, owner))
+                tuple(o._data for o in outs), fn=CompiledBackward(info, residuals, owner, diff, call))
     for i, o in enumerate(outs):
         o._entry, o._index = node, i
 

@@ -168,6 +168,20 @@ def test_autograd_grad_through_a_compiled_call(backend):
         close(g, np.cos(xv) * xv + np.sin(xv), rtol=1e-12)
 
 
+def test_second_order_through_a_compiled_call(backend):
+    f = jg.compile(lambda a: nd.sin(a) * a, backend=backend)
+    x = nd.array([0.3, 1.2], dtype="float64")
+    x.attach_grad()
+    xv = x.asnumpy()
+    for _ in range(2):
+        with autograd.record():
+            y = f(x) * 2
+            (g,) = autograd.grad(y, [x], create_graph=True)
+        g.backward()
+        close(g, 2 * (np.cos(xv) * xv + np.sin(xv)), rtol=1e-12)
+        close(x.grad, 2 * (2 * np.cos(xv) - xv * np.sin(xv)), rtol=1e-12)
+
+
 def test_value_and_grad(backend):
     vg = jg.value_and_grad(elementwise_loss, argnums=(0, 1), backend=backend)
     x, y = data(16)
