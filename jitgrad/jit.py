@@ -63,14 +63,14 @@ class CompiledFunction:
         if root is not None:
             env = self._env(args, kwargs)
             try:
-                seg = tracetree.walk(root, env)
-                result = self._finish(seg.leaf, env, args, kwargs)
+                path = tracetree.walk(root, env)
+                result = self._finish(path[-1].leaf, env, args, kwargs)
             except GuardMiss:
                 self._stats["guard_failures"] += 1
                 log.info("jitgrad: %s: guard failed, tracing a new path", self.__name__)
             else:
                 self._stats["hits"] += 1
-                self._maybe_compile(root)
+                self._maybe_compile(path)
                 return result
         else:
             self._stats["misses"] += 1
@@ -184,8 +184,8 @@ class CompiledFunction:
                 if extra is not None:
                     self._compile_backward(extra)
 
-    def _maybe_compile(self, root) -> None:
-        for seg in tracetree.segments_of(root):
+    def _maybe_compile(self, path) -> None:
+        for seg in path:
             if seg.program is None and seg.runs >= self.hot:
                 self._compile(seg)
             leaf = seg.leaf

@@ -139,13 +139,14 @@ def insert(root: Segment | None, segments: list, guard_values: list, leaf: Leaf)
     return root, new
 
 
-def walk(root: Segment, env: dict) -> Segment:
-    """Run the path the guards choose; returns the last segment (raises GuardMiss off the tree)."""
-    seg = root
+def walk(root: Segment, env: dict) -> list:
+    """Run the path the guards choose; returns its segments (raises GuardMiss off the tree)."""
+    seg, path = root, []
     while True:
         seg.run(env)
+        path.append(seg)
         if seg.guard is None:
-            return seg
+            return path
         child = seg.children.get(outcome(env[seg.guard.value.index]))
         if child is None:
             raise GuardMiss(seg)
