@@ -12,7 +12,7 @@ import pytest
 import jitgrad as jg
 from jitgrad import autograd, nd
 
-BACKENDS = ["interpret"]  # "numba" joins when the code generator lands
+BACKENDS = ["interpret", "numba"]
 
 
 @pytest.fixture(params=BACKENDS)

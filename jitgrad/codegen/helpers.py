@@ -1,0 +1,179 @@
+"""Compiled helpers that generated kernels call: scalar functions with the table's exact semantics, and
+block reducers.
+
+`function(name, dtype)` resolves a name used in a primitive's `expr` template ("tanh", "max", "round",
+...) to a compiled scalar function: the vectorizable one from `vmath.FUNCTIONS` when that module exists
+and has it, else one below (numpy / math semantics, scalar libm calls: correct, but they do not
+vectorize). Block reducers fold a per-block buffer of terms: the sums are compiled with reassociation
+(so LLVM vectorizes them; NaN and inf still propagate, since neither `nnan` nor `ninf` is set), which
+keeps the elementwise loop itself free of loop-carried float dependencies.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+
+import numba
+import numpy as np
+
+JIT = dict(cache=True, nogil=True, error_model="numpy")
+REASSOC = {"reassoc", "contract", "arcp", "nsz"}
+
+
+def _vmath():
+    try:
+        from . import vmath
+        functions = vmath.FUNCTIONS
+    except Exception:  # not written yet (or mid-edit): numpy/math semantics, libm speed
+        return None, "none"
+    with open(vmath.__file__, "rb") as f:
+        return functions, hashlib.sha1(f.read()).hexdigest()[:10]
+
+
+VMATH, VMATH_VERSION = _vmath()  # the version goes into each kernel's source, so its cache follows vmath
+
+
+# ---- scalar functions (the table's numpy semantics) ----------------------------------------------
+
+@numba.njit(**JIT)
+def maximum(a, b):   # np.maximum: NaN wins
+    return a if a >= b or a != a else b
+
+
+@numba.njit(**JIT)
+def minimum(a, b):
+    return a if a <= b or a != a else b
+
+
+@numba.njit(**JIT)
+def sign(x):
+    return (x > 0) - (x < 0) if x == x else x
+
+
+@numba.njit(**JIT)
+def round_half_away(x):   # C's round()
+    t = np.trunc(x)
+    return t + sign(x) if abs(x - t) == 0.5 else np.rint(x)
+
+
+@numba.njit(**JIT)
+def round_half_down(x):   # MXNet's rint: n.5 -> n
+    low = np.floor(x)
+    return np.ceil(x) if x - low > 0.5 else low
+
+
+@numba.njit(**JIT)
+def mod(a, b):            # Python's sign rule; x % 0 is 0
+    return a - a if b == 0 else a % b
+
+
+@numba.njit(**JIT)
+def sigmoid(x):           # exp(-logaddexp(0, -x)), stable on both sides
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+def _wrap(fn):
+    return numba.njit(**JIT)(fn)
+
+
+SCALAR = {  # one lambda per line: Numba's disk cache tells functions apart by line
+    "exp": _wrap(lambda x: np.exp(x)),
+    "expm1": _wrap(lambda x: np.expm1(x)),
+    "log": _wrap(lambda x: np.log(x)),
+    "log2": _wrap(lambda x: np.log2(x)),
+    "log10": _wrap(lambda x: np.log10(x)),
+    "log1p": _wrap(lambda x: np.log1p(x)),
+    "sqrt": _wrap(lambda x: np.sqrt(x)),
+    "cbrt": _wrap(lambda x: np.cbrt(x)),
+    "sin": _wrap(lambda x: np.sin(x)),
+    "cos": _wrap(lambda x: np.cos(x)),
+    "tan": _wrap(lambda x: np.tan(x)),
+    "asin": _wrap(lambda x: np.arcsin(x)),
+    "acos": _wrap(lambda x: np.arccos(x)),
+    "atan": _wrap(lambda x: np.arctan(x)),
+    "sinh": _wrap(lambda x: np.sinh(x)),
+    "cosh": _wrap(lambda x: np.cosh(x)),
+    "tanh": _wrap(lambda x: np.tanh(x)),
+    "asinh": _wrap(lambda x: np.arcsinh(x)),
+    "acosh": _wrap(lambda x: np.arccosh(x)),
+    "atanh": _wrap(lambda x: np.arctanh(x)),
+    "erf": _wrap(lambda x: math.erf(x)),
+    "abs": _wrap(lambda x: abs(x)),
+    "floor": _wrap(lambda x: np.floor(x)),
+    "ceil": _wrap(lambda x: np.ceil(x)),
+    "trunc": _wrap(lambda x: np.trunc(x)),
+    "pow": _wrap(lambda a, b: np.power(a, b)),
+    "sigmoid": sigmoid, "max": maximum, "min": minimum, "sign": sign, "round": round_half_away,
+    "rint": round_half_down, "mod": mod,
+}
+
+
+def function(name: str, dtype: np.dtype):
+    """The compiled scalar function for `name` at `dtype` (vmath's when it has one)."""
+    dtype = np.dtype(dtype)
+    if VMATH is not None and name in VMATH and dtype.kind == "f":
+        impl = VMATH[name][0 if dtype.itemsize == 4 else 1]
+        if impl is not None:
+            return impl
+    return SCALAR[name]
+
+
+def function_source(name: str, dtype: np.dtype) -> str:
+    """Where `function(name, dtype)` comes from, for the kernel header."""
+    dtype = np.dtype(dtype)
+    return "vmath" if function(name, dtype) is not SCALAR.get(name) else "helpers"
+
+
+# ---- block reducers: (combine expression, identity, block function) ------------------------------
+
+@numba.njit(fastmath=REASSOC, **JIT)
+def sum_block(buf, m):     # int 0: the sum is float64 for float buffers, int64 for integer ones
+    s = 0
+    for i in range(m):
+        s += buf[i]
+    return s
+
+
+@numba.njit(fastmath=REASSOC, **JIT)
+def prod_block(buf, m):
+    s = 1
+    for i in range(m):
+        s *= buf[i]
+    return s
+
+
+@numba.njit(**JIT)
+def max_block(buf, m):
+    s = buf[0]
+    for i in range(m):
+        s = maximum(s, buf[i])
+    return s
+
+
+@numba.njit(**JIT)
+def min_block(buf, m):
+    s = buf[0]
+    for i in range(m):
+        s = minimum(s, buf[i])
+    return s
+
+
+REDUCERS = {  # name: (block function, combine template, identity for floats, identity for integers)
+    "sum": ("sum_block", "{0} + {1}", "0.0", "0"),
+    "prod": ("prod_block", "{0} * {1}", "1.0", "1"),
+    "max": ("max_block", "maximum({0}, {1})", "-np.inf", str(-2 ** 63)),
+    "min": ("min_block", "minimum({0}, {1})", "np.inf", str(2 ** 63 - 1)),
+}
+
+
+def accumulator_dtype(dtype: np.dtype) -> np.dtype:
+    """Reductions accumulate floats in float64 and integers in int64 (numpy's sum does the same)."""
+    return np.dtype(np.float64 if np.dtype(dtype).kind == "f" else np.int64)
+
+
+CACHE_TAG = f"numba {numba.__version__}, vmath {VMATH_VERSION}, helpers " + hashlib.sha1(
+    open(os.path.abspath(__file__), "rb").read()).hexdigest()[:10]

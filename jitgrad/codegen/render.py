@@ -1,0 +1,269 @@
+"""Render a fused kernel (passes.fusion.Kernel) to readable Python source for Numba.
+
+Each kernel becomes a module of four functions: `kernel_range(lo0, hi0, c0, ...)` runs the loop nest over
+part of the outermost range and accumulates reductions into chunk `c0` of their accumulators;
+`kernel_serial` and `kernel_parallel` (prange over chunks) call it; `kernel_finish` combines the chunks
+into the outputs. The first line names the graph and the kernel; the rest depends only on the structure,
+so it is what the compile cache is keyed on.
+Sizes come from arguments (n0, n1, ...), never from the source, so one compiled kernel serves every size
+with the same structure; what is baked in is the structure: dtypes, ranks and which dimensions are
+broadcast (size 1).
+
+Two loop forms:
+- flat: every input is either the full iteration shape or a single element, and every reduction covers
+  all elements. Arrays are passed flattened; the range is cut into blocks with zero-based local views,
+  and reduction terms go to a per-block buffer summed by a vectorized helper, so nothing in the
+  elementwise loop carries a float dependency from one iteration to the next.
+- nd: a loop nest over the iteration shape; inputs read through row views (0 for broadcast dimensions),
+  reductions over the last axis go through a row buffer, others accumulate into rows of the
+  accumulator.
+Local names: the kernel's values are named `a`, `b`, ... by position (inputs first), so two kernels
+of the same structure have the same source and share one compiled function; the first line maps the
+names back to the graph's. Everything the renderer adds has a digit or an underscore, which value
+names never have.
+"""
+from __future__ import annotations
+
+import builtins
+import keyword
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..ir.graph import Graph, Value, name as value_name
+from ..passes.fusion import Kernel
+from .helpers import CACHE_TAG, REDUCERS, accumulator_dtype, function_source
+
+BLOCK = 4096
+RESERVED = set(keyword.kwlist) | set(dir(builtins)) | {"np", "prange"}
+CALL = re.compile(r"\b([a-z][a-z0-9_]*)\(")
+SHORT = {"float32": "f32", "float64": "f64", "int32": "i32", "int64": "i64", "int8": "i8",
+         "uint8": "u8", "bool": "b"}
+
+
+def constructor(dtype: np.dtype) -> str:
+    return "np.bool_" if dtype.kind == "b" else f"np.{dtype.name}"
+
+
+@dataclass
+class Arg:
+    """One kernel argument and how the program prepares it from a numpy array."""
+    role: str        # "input" | "output" | "reduction"
+    value: Value
+    form: tuple      # the shape the array is reshaped to before the call
+
+
+@dataclass
+class RenderedKernel:
+    name: str
+    source: str
+    flat: bool
+    sizes: tuple     # n0, n1, ... for this graph's shapes
+    args: list
+
+
+class KernelRenderer:
+    def __init__(self, kernel: Kernel, graph: Graph, kname: str, graph_name: str):
+        self.k, self.graph, self.kname, self.graph_name = kernel, graph, kname, graph_name
+        self.shape = kernel.shape
+        self.ndim = len(self.shape)
+        self.scalars = [v for v in kernel.inputs if math.prod(v.shape) == 1]
+        self.arrays = [v for v in kernel.inputs if math.prod(v.shape) != 1]
+        self.flat = all(self.padded(v) == self.shape for v in self.arrays) and all(
+            all(n == 1 or a in r.attrs["axes"] for a, n in enumerate(self.shape)) for r in kernel.reductions)
+        self.calls: dict[str, str] = {}  # generated alias -> (name, dtype) lookups
+        # kernel-local names by position, so kernels of the same structure render (and hash) the
+        # same; the first line of the source maps them back to the graph's names
+        ordered = list(kernel.inputs) + [e.out for e in kernel.all_eqns()]
+        self.names: dict[int, str] = {}
+        for v in ordered:
+            self.names.setdefault(v.index, value_name(len(self.names)))
+
+    def local(self, v: Value) -> str:
+        n = self.names[v.index]
+        return n + "_" if n in RESERVED else n
+
+    def padded(self, v: Value) -> tuple:
+        return (1,) * (self.ndim - len(v.shape)) + tuple(v.shape)
+
+    # ---- expressions -------------------------------------------------------------------------
+    def expression(self, eq) -> str:
+        operands = [self.local(v) for v in eq.inputs]
+        if eq.prim.name == "broadcast_to":
+            return operands[0]
+        dtype = eq.inputs[-1].dtype
+
+        def alias(match):
+            fname = match.group(1)
+            short = f"{fname}_{SHORT[dtype.name]}"
+            self.calls[short] = f'function("{fname}", "{dtype.name}")'
+            return short + "("
+        body = CALL.sub(alias, eq.prim.expr).format(*operands)
+        return f"{constructor(eq.out.dtype)}({body})"
+
+    def body_lines(self, elem_index: str, views: dict) -> list[str]:
+        """Loads of row inputs, the equations, stores and reduction terms, inside the innermost loop."""
+        lines = [f"{self.local(v)} = {views[v.index]}[{elem_index}]" for v in self.arrays if v.index in views]
+        lines += [f"{self.local(e.out)} = {self.expression(e)}" for e in self.k.eqns]
+        lines += [f"{self.local(v)}_[{elem_index}] = {self.local(v)}" for v in self.k.outputs]
+        for r in self.k.reductions:
+            src, out = self.local(r.inputs[0]), self.local(r.out)
+            if self.flat or self.ndim - 1 in r.attrs["axes"]:
+                lines.append(f"{out}_buf[{elem_index}] = {src}")
+            else:
+                combine = REDUCERS[r.prim.name][1].format(f"{out}_[{elem_index}]", src)
+                lines.append(f"{out}_[{elem_index}] = {combine}")
+        return lines
+
+    # ---- loop forms --------------------------------------------------------------------------
+    def flat_range(self) -> list[str]:
+        lines = [f"{self.local(r.out)}_buf = np.empty(BLOCK, np.{buffer_dtype(r.inputs[0].dtype).name})"
+                 for r in self.k.reductions]
+        lines += ["for s0 in range(lo0, hi0, BLOCK):", "    m0 = min(BLOCK, hi0 - s0)"]
+        views = {v.index: f"{self.local(v)}_" for v in self.arrays}
+        lines += [f"    {self.local(v)}_ = in_{self.local(v)}[s0:s0 + m0]" for v in self.arrays]
+        lines += [f"    {self.local(v)}_ = out_{self.local(v)}[s0:s0 + m0]" for v in self.k.outputs]
+        lines.append("    for i0 in range(m0):")
+        lines += ["        " + s for s in self.body_lines("i0", views)]
+        for r in self.k.reductions:
+            out = self.local(r.out)
+            block, combine = REDUCERS[r.prim.name][:2]
+            lines.append(f"    acc_{out}[c0, 0] = " + combine.format(f"acc_{out}[c0, 0]",
+                                                                     f"{block}({out}_buf, m0)"))
+        return lines
+
+    def nd_range(self) -> list[str]:
+        last, inner = self.ndim - 1, f"i{self.ndim - 1}"
+        lines = [f"{self.local(r.out)}_buf = np.empty(n{last}, np.{buffer_dtype(r.inputs[0].dtype).name})"
+                 for r in self.k.reductions if last in r.attrs["axes"]]
+        depth = ""
+        for d in range(last):
+            lines.append(f"{depth}for i{d} in range({'lo0, hi0' if d == 0 else f'n{d}'}):")
+            depth += "    "
+        lead = ", ".join(f"i{d}" for d in range(last))
+        views = {}
+        for v in self.arrays:
+            idx = [("0" if n == 1 else f"i{d}") for d, n in enumerate(self.padded(v))]
+            if self.padded(v)[last] == 1:
+                lines.append(f"{depth}{self.local(v)} = in_{self.local(v)}[{', '.join(idx)}]")
+            else:
+                views[v.index] = f"{self.local(v)}_"
+                lines.append(f"{depth}{self.local(v)}_ = in_{self.local(v)}[{', '.join(idx[:-1])}]")
+        lines += [f"{depth}{self.local(v)}_ = out_{self.local(v)}[{lead}]" for v in self.k.outputs]
+        for r in self.k.reductions:
+            if last not in r.attrs["axes"]:
+                idx = ", ".join("0" if d in r.attrs["axes"] else f"i{d}" for d in range(last))
+                lines.append(f"{depth}{self.local(r.out)}_ = acc_{self.local(r.out)}[c0, {idx}]")
+        lines.append(f"{depth}for {inner} in range(n{last}):")
+        lines += [depth + "    " + s for s in self.body_lines(inner, views)]
+        for r in self.k.reductions:
+            if last in r.attrs["axes"]:
+                out = self.local(r.out)
+                idx = ", ".join(["c0"] + ["0" if d in r.attrs["axes"] else f"i{d}" for d in range(self.ndim)])
+                block, combine = REDUCERS[r.prim.name][:2]
+                lines.append(f"{depth}acc_{out}[{idx}] = " + combine.format(
+                    f"acc_{out}[{idx}]", f"{block}({out}_buf, n{last})"))
+        return lines
+
+    # ---- the module --------------------------------------------------------------------------
+    def accumulator_shape(self, r) -> str:
+        if self.flat:
+            return "(chunks0, 1)"
+        dims = ["chunks0"] + ["1" if d in r.attrs["axes"] else f"n{d}" for d in range(self.ndim)]
+        return f"({', '.join(dims)})"
+
+    def render(self) -> RenderedKernel:
+        k, kn = self.k, self.kname
+        sizes = ("n0",) if self.flat else tuple(f"n{d}" for d in range(self.ndim))
+        ins = [f"in_{self.local(v)}" for v in self.scalars + self.arrays]
+        outs = [f"out_{self.local(v)}" for v in k.outputs] + [f"out_{self.local(r.out)}" for r in k.reductions]
+        accs = [f"acc_{self.local(r.out)}" for r in k.reductions]
+        range_args = ", ".join(["lo0", "hi0", "c0", *sizes, *ins, *outs[:len(k.outputs)], *accs])
+        call_args = ", ".join([*sizes, *ins, *outs[:len(k.outputs)], *accs])
+        body = [f"{self.local(v)} = in_{self.local(v)}[0]" for v in self.scalars]
+        body += self.flat_range() if self.flat else self.nd_range()
+
+        lines = self.header()
+        lines += [f"{alias} = {lookup}" for alias, lookup in sorted(self.calls.items())]
+        lines += ["", "", f"def kernel_range({range_args}):"] + ["    " + s for s in body]
+        lines += ["", "", f"def kernel_finish({', '.join(accs + outs[len(k.outputs):])}):"]
+        for r, acc, out in zip(k.reductions, accs, outs[len(k.outputs):], strict=True):
+            combine = REDUCERS[r.prim.name][1].format("t0", f"{acc}2[c0, j0]")
+            lines += [f"    {acc}2 = {acc}.reshape(({acc}.shape[0], {out}.size))",
+                      f"    for j0 in range({out}.size):", f"        t0 = {acc}2[0, j0]",
+                      f"        for c0 in range(1, {acc}.shape[0]):", f"            t0 = {combine}",
+                      f"        {out}[j0] = t0"]
+        if not k.reductions:
+            lines.append("    pass")
+        signature = ", ".join([*sizes, *ins, *outs])
+        for variant, loop in (("serial", None), ("parallel", "prange")):
+            if loop is None:
+                lines += ["", "", f"def kernel_serial({signature}):", "    chunks0 = 1"]
+            else:   # chunks0 (the thread count) is an argument: calling get_num_threads here defeats caching
+                lines += ["", "", f"def kernel_parallel(chunks0, {signature}):"]
+            lines += [f"    {acc} = np.full({self.accumulator_shape(r)}, "
+                      f"{identity(r)}, np.{accumulator_dtype(r.inputs[0].dtype).name})"
+                      for r, acc in zip(k.reductions, accs, strict=True)]
+            if loop is None:
+                lines.append(f"    kernel_range(0, {sizes[0]}, 0, {call_args})")
+            else:
+                lines += [f"    for c0 in prange(chunks0):",
+                          f"        kernel_range(c0 * {sizes[0]} // chunks0, (c0 + 1) * {sizes[0]} // chunks0, "
+                          f"c0, {call_args})"]
+            lines.append(f"    kernel_finish({', '.join(accs + outs[len(k.outputs):])})")
+        return RenderedKernel(kn, "\n".join(lines) + "\n", self.flat, self.size_values(), self.arguments())
+
+    def header(self) -> list[str]:
+        form = f"flat, blocks of {BLOCK}" if self.flat else f"{self.ndim}-d loop nest"
+        eqn_lines = []
+        for e in self.k.all_eqns():
+            args = " ".join(self.local(v) for v in e.inputs)
+            attrs = "".join(f"[{a}={e.attrs[a]!r}]" for a in sorted(e.attrs) if e.prim.name != "broadcast_to")
+            eqn_lines.append(f"#   {self.local(e.out)} = {e.prim.name}{attrs} {args}")
+        dims = ",".join("1" if n == 1 else f"n{d}" for d, n in enumerate(self.shape))
+        math_from = sorted({f"{a}: {function_source(*_split(lookup))}" for a, lookup in self.calls.items()})
+        return ([f"# jitgrad kernel {self.kname} of graph {self.graph_name!r}: {len(self.k.eqns)} elementwise "
+                 f"equations and {len(self.k.reductions)} reductions over [{dims}] ({form}); graph "
+                 f"names: {', '.join(f'{n}={value_name(i)}' for i, n in self.names.items())}"]
+                + eqn_lines
+                + [f"# reads {' '.join(self.local(v) for v in self.k.inputs) or '-'}; writes "
+                   f"{' '.join(self.local(v) for v in self.k.outputs + [r.out for r in self.k.reductions])}",
+                   f"# scalar math from {', '.join(math_from) or '-'}; {CACHE_TAG}",
+                   "import numpy as np", "from numba import prange",
+                   "from jitgrad.codegen.helpers import (function, maximum, minimum, sum_block, prod_block,",
+                   "                                     max_block, min_block)",
+                   "", f"BLOCK = {BLOCK}"])
+
+    # ---- how the program calls it ------------------------------------------------------------
+    def size_values(self) -> tuple:
+        return (math.prod(self.shape),) if self.flat else tuple(self.shape)
+
+    def arguments(self) -> list[Arg]:
+        full = (math.prod(self.shape),) if self.flat else self.shape
+        args = [Arg("input", v, (1,)) for v in self.scalars]
+        args += [Arg("input", v, full if self.flat else self.padded(v)) for v in self.arrays]
+        args += [Arg("output", v, full) for v in self.k.outputs]
+        args += [Arg("reduction", r.out, (math.prod(r.out.shape),)) for r in self.k.reductions]
+        return args
+
+
+def buffer_dtype(dtype: np.dtype) -> np.dtype:
+    """Terms are buffered in their own float dtype (the loop stays at full vector width); the block
+    reducers accumulate them in float64. Integer terms are widened to int64 on the way in."""
+    return dtype if dtype.kind == "f" else accumulator_dtype(dtype)
+
+
+def identity(r) -> str:
+    floats, ints = REDUCERS[r.prim.name][2:]
+    return floats if accumulator_dtype(r.inputs[0].dtype).kind == "f" else ints
+
+
+def _split(lookup: str) -> tuple:
+    fname, dtype = re.findall(r'"([^"]+)"', lookup)
+    return fname, dtype
+
+
+def render_kernel(kernel: Kernel, graph: Graph, kname: str, graph_name: str = "f") -> RenderedKernel:
+    return KernelRenderer(kernel, graph, kname, graph_name).render()

@@ -1,0 +1,1 @@
+"""Graph-to-graph passes before code generation: simplify (DCE, CSE, folding, trivial algebra) and fusion."""

@@ -1,0 +1,212 @@
+"""Programs (simplify -> fuse -> render -> Numba) against the reference interpreter.
+
+Graphs are built by hand from (primitive, operands, attrs) lists. Numba compile time dominates, so the
+graphs are arranged to need few distinct kernels (every elementwise primitive of a dtype in one kernel)
+and the shapes are tiny; `cache=True` makes reruns fast.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from jitgrad.codegen import compile as jcompile
+from jitgrad.codegen.program import FallbackStep, KernelStep, build_program
+from jitgrad.ir.graph import Graph, interpret
+from jitgrad.ops import PRIMITIVES
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from fused_w1 import w1_graph  # noqa: E402
+
+TOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-10}
+
+
+def build(inputs, ops, outputs=None) -> Graph:
+    """inputs: [(shape, dtype)]; ops: [(prim name, operands, attrs)] where an operand is an int (a value
+    made earlier: inputs first, then each op's result) or a numpy array (a literal). Outputs default to
+    the last op."""
+    g = Graph()
+    values = [g.add_input(shape, dtype) for shape, dtype in inputs]
+    for prim_name, operands, attrs in ops:
+        prim = PRIMITIVES[prim_name]
+        ins = [values[o] if isinstance(o, int) else g.add_literal(np.asarray(o)) for o in operands]
+        stand_ins = [np.broadcast_to(np.zeros((), v.dtype), v.shape) for v in ins]
+        shape, dtype = prim.shape_rule(*stand_ins, **attrs)
+        values.append(g.add_eqn(prim, ins, attrs, shape, dtype))
+    g.outputs = [values[i] for i in (outputs if outputs is not None else [-1])]
+    return g
+
+
+def check(graph, arrays, program=None):
+    program = program or build_program(graph, "test")
+    got = program(arrays)
+    want = interpret(graph, arrays)
+    assert len(got) == len(want)
+    for g, w, v in zip(got, want, graph.outputs, strict=True):
+        assert g.shape == v.shape and g.dtype == v.dtype, (g.shape, g.dtype, v)
+        tol = TOL.get(v.dtype, 0)
+        np.testing.assert_allclose(g, w, rtol=tol, atol=tol * 1e-3)
+    return program
+
+
+def kernels(program):
+    return [s for s in program.steps if isinstance(s, KernelStep)]
+
+
+def sample(domain, shape, dtype, seed):
+    lo, hi = domain
+    return np.random.default_rng(seed).uniform(lo, hi, shape).astype(dtype)
+
+
+ELEMENTWISE = [p for p in PRIMITIVES.values() if p.kind == "elementwise" and p.name != "cast"]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_every_elementwise_primitive_in_one_kernel(dtype):
+    """One kernel per dtype computes every elementwise primitive; each result is an output."""
+    n = 9
+    domains = sorted({p.domain_of(i) for p in ELEMENTWISE for i in range(3)})
+    # one input u in [0, 1); each domain's operand is lo + (hi - lo) * u, so all of it is one kernel
+    ops = [op for lo, hi in domains for op in
+           (("multiply", [0, np.asarray(hi - lo, dtype)], {}), ("add", [None, np.asarray(lo, dtype)], {}))]
+    for i in range(1, len(ops), 2):
+        ops[i][1][0] = i                     # the add reads the multiply just before it
+    operand = {d: 2 + 2 * k for k, d in enumerate(domains)}
+    outputs = []
+    for p in ELEMENTWISE:
+        arity = len(p.grads) if isinstance(p.grads, tuple) else 1
+        ops.append((p.name, [operand[p.domain_of(i)] for i in range(arity)], {}))
+        outputs.append(len(ops))
+    ops.append(("cast", [2], {"dtype": "float64" if dtype == np.float32 else "float32"}))
+    outputs.append(len(ops))
+    graph = build([((n,), dtype)], ops, outputs)
+    u = sample((0, 1), (n,), dtype, 0)
+    arrays = [u]
+    program = check(graph, arrays)
+    assert len(kernels(program)) == 1 and len(program.steps) == 1
+    ties = build([((4,), dtype)], [(name, [0], {}) for name in ("round", "rint")], [1, 2])
+    check(ties, [np.array([0.5, -1.5, 2.5, -0.5], dtype)])
+
+
+def test_integer_kernel():
+    ops = [("add", [0, 1], {}), ("multiply", [2, 1], {}), ("mod", [3, 1], {}), ("maximum", [4, 0], {}),
+           ("negative", [5], {}), ("abs", [6], {}), ("sum", [7], {"axes": (0,), "keepdims": False})]
+    graph = build([((6,), np.int32), ((6,), np.int32)], ops, [6, 7, 8])
+    a = np.array([1, -2, 3, 7, -9, 0], np.int32)
+    b = np.array([2, 3, -4, 0, 5, 1], np.int32)
+    check(graph, [a, b])
+
+
+@pytest.mark.parametrize("shapes", [((5,), (1,)), ((3, 4), (4,)), ((3, 1), (1, 4)), ((), ()), ((2, 3), ())])
+def test_broadcasting_patterns(shapes):
+    graph = build([(s, np.float64) for s in shapes],
+                  [("multiply", [0, 1], {}), ("add", [2, 0], {}), ("tanh", [3], {})], [2, 4])
+    check(graph, [sample((-2, 2), s, np.float64, i) for i, s in enumerate(shapes)])
+
+
+AXES = [(0,), (1,), (2,), (0, 1), (0, 2), (1, 2), (0, 1, 2)]
+
+
+def test_reductions_over_every_axis_set_in_one_kernel():
+    ops = [("multiply", [0, 0], {})]
+    for axes in AXES:
+        for keepdims in (False, True):
+            ops.append(("sum", [1], {"axes": axes, "keepdims": keepdims}))
+    for kind in ("max", "min", "prod"):          # last axis, a leading axis, and everything
+        ops += [(kind, [1], {"axes": axes, "keepdims": True}) for axes in ((2,), (0,), (0, 1, 2))]
+    graph = build([((2, 3, 4), np.float32)], ops, list(range(2, len(ops) + 1)))
+    x = sample((0.5, 1.5), (2, 3, 4), np.float32, 0)
+    program = check(graph, [x])
+    assert len(kernels(program)) == 1 and len(kernels(program)[0].kernel.reductions) == len(ops) - 1
+    check(graph, [np.asfortranarray(x)], program)
+
+
+def test_non_contiguous_inputs():
+    graph = build([((3, 4), np.float64), ((4,), np.float64)],
+                  [("multiply", [0, 1], {}), ("exp", [2], {}), ("sum", [3], {"axes": (1,), "keepdims": True}),
+                   ("sum", [3], {"axes": (0,), "keepdims": False})], [3, 4, 5])
+    base = sample((-1, 1), (4, 3), np.float64, 1)
+    wide = sample((-1, 1), (8,), np.float64, 2)
+    program = check(graph, [base.T, wide[::2]])         # transposed and strided
+    check(graph, [np.ascontiguousarray(base.T), wide[:4]], program)
+    flat = build([((6,), np.float64), ((6,), np.float64)], [("subtract", [0, 1], {}),
+                                                            ("sum", [2], {"axes": (0,), "keepdims": False})],
+                 [2, 3])
+    check(flat, [wide[::-1][:6], sample((0, 1), (12,), np.float64, 3)[1::2]])
+
+
+def test_w1_value_and_grad_is_one_kernel():
+    graph = w1_graph(10)
+    program = build_program(graph, "w1")
+    assert [type(s) for s in program.steps] == [KernelStep]
+    (step,) = program.steps
+    assert step.rendered.flat
+    assert sorted(r.prim.name for r in step.kernel.reductions) == ["sum", "sum", "sum"]
+    assert step.kernel.outputs == []                        # nothing elementwise is materialized
+    assert {v.index for v in step.kernel.inputs} - set(program.graph.literals) == \
+        {v.index for v in graph.inputs}                     # x and y are read once, by this loop
+    rng = np.random.default_rng(0)
+    args = [rng.standard_normal(10).astype(np.float32), rng.standard_normal(10).astype(np.float32),
+            np.array([0.7], np.float32), np.array([-0.2], np.float32)]
+    check(graph, args, program)
+    name, source, eqns = program.kernels[0]
+    assert source.startswith("# jitgrad kernel w1_k0 of graph 'w1'") and "tanh" in source
+    assert "w1_k0" in program.describe()
+
+
+def test_out_buffers_are_written_in_place():
+    graph = w1_graph(7)
+    program = build_program(graph)
+    args = [np.linspace(-1, 1, 7, dtype=np.float32), np.linspace(0, 1, 7, dtype=np.float32),
+            np.array([0.5], np.float32), np.array([0.1], np.float32)]
+    dw, db = np.full(1, np.nan, np.float32), np.full(1, np.nan, np.float32)
+    loss, dw_out, db_out = program(args, {1: dw, 2: db})
+    assert dw_out is dw and db_out is db
+    want = interpret(graph, args)
+    np.testing.assert_allclose([loss, dw, db], want, rtol=1e-5)
+    # a strided buffer for an elementwise output, and one for an output computed by numpy
+    g2 = build([((3, 4), np.float64)], [("exp", [0], {}), ("transpose", [1], {"axes": (1, 0)})], [1, 2])
+    x = sample((-1, 1), (3, 4), np.float64, 4)
+    out1, out2 = np.zeros((4, 3)).T, np.zeros((3, 8))[:, ::2].T
+    r = build_program(g2)([x], {0: out1, 1: out2})
+    assert r[0] is out1 and r[1] is out2
+    np.testing.assert_allclose(out1, np.exp(x), rtol=1e-10)
+    np.testing.assert_allclose(out2, np.exp(x).T, rtol=1e-10)
+
+
+def test_fallback_steps_between_kernels():
+    # softmax-like: a reduction result feeds later elementwise work; dot and reshape run as numpy
+    ops = [("dot", [0, 1], {}), ("tanh", [2], {}), ("max", [3], {"axes": (1,), "keepdims": True}),
+           ("broadcast_to", [4], {"shape": (3, 4)}), ("subtract", [3, 5], {}), ("exp", [6], {}),
+           ("sum", [7], {"axes": (1,), "keepdims": True}), ("divide", [7, 8], {}),
+           ("reshape", [9], {"shape": (12,)})]
+    graph = build([((3, 5), np.float64), ((5, 4), np.float64)], ops, [10, 8])
+    program = check(graph, [sample((-1, 1), (3, 5), np.float64, 5), sample((-1, 1), (5, 4), np.float64, 6)])
+    kinds = [s.eqn.prim.name if isinstance(s, FallbackStep) else "kernel" for s in program.steps]
+    assert kinds == ["dot", "kernel", "kernel", "kernel", "reshape"], kinds   # max | exp, sum | divide
+    assert "fallback dot" in program.describe()
+
+
+def test_same_structure_compiles_once():
+    before = jcompile.STATS["modules"]
+    small, large = build_program(w1_graph(5)), build_program(w1_graph(13))
+    assert small.steps[0].compiled is large.steps[0].compiled
+    assert jcompile.STATS["modules"] - before <= 1
+    for n, program in ((5, small), (13, large)):
+        args = [np.ones(n, np.float32), np.zeros(n, np.float32), np.ones(1, np.float32),
+                np.zeros(1, np.float32)]
+        check(w1_graph(n), args, program)
+    assert len(small.steps[0].compiled.serial.signatures) == 1   # one Numba specialization serves both
+
+
+def test_parallel_variant_matches(monkeypatch):
+    from jitgrad.codegen import program as jprogram
+    monkeypatch.setattr(jprogram, "PARALLEL_MIN", 8)
+    graph = build([((40, 3), np.float64), ((3,), np.float64)],
+                  [("multiply", [0, 1], {}), ("sum", [2], {"axes": (0,), "keepdims": False}),
+                   ("max", [2], {"axes": (1,), "keepdims": False})], [3, 4])
+    program = build_program(graph)
+    assert kernels(program)[0].parallel
+    check(graph, [sample((-1, 1), (40, 3), np.float64, 7), sample((-1, 1), (3,), np.float64, 8)], program)
