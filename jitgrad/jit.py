@@ -234,7 +234,7 @@ def _graph_role(a: NDArray):
 def _truncate(graph: Graph, n: int) -> Graph:
     if n == len(graph.eqns):
         return graph
-    g = Graph()
+    g = graph.part()
     g.inputs, g.literals, g.eqns, g.outputs = graph.inputs, graph.literals, graph.eqns[:n], []
     return g
 
@@ -335,7 +335,7 @@ def _backward_graph(graph: Graph, n_forward: int, ct_keys: list, grads: list) ->
     for eq in eqns:
         reads += [v.index for v in eq.inputs]
     reads += [g.index for g in grads]
-    g = Graph()
+    g = graph.part()
     g.eqns = eqns
     g.literals = {k: graph.literals[k] for k in reads if k in graph.literals}
     residual = [k for k in dict.fromkeys(reads) if k not in produced and k not in g.literals

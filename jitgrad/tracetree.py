@@ -97,7 +97,7 @@ def split(graph: Graph, guards: list, externals: dict, result_keys: list, later_
 
 def _chunk_graph(graph: Graph, eqns: list, keep: set) -> Graph:
     produced = {eq.out.index: eq.out for eq in eqns}
-    chunk = Graph()
+    chunk = graph.part()
     chunk.eqns = list(eqns)
     inputs, seen = [], set()
     for eq in eqns:

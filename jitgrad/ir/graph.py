@@ -40,6 +40,13 @@ class Graph:
         self.outputs: list[Value] = []
         self._count = 0
 
+    def part(self) -> "Graph":
+        """An empty graph for a subset of this one's equations: it shares the values, so new values
+        (made by passes) must be numbered after all of this graph's."""
+        g = Graph()
+        g._count = self._count
+        return g
+
     def new_value(self, shape, dtype) -> Value:
         v = Value(self._count, shape, dtype)
         self._count += 1
