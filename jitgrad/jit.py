@@ -486,23 +486,29 @@ def explain(fn, *args, **kwargs) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _explain_program(program, lines: list, pad: str) -> None:
+    """The fusion steps and the generated source of each kernel of a compiled program."""
+    if not hasattr(program, "describe"):
+        return
+    lines += [pad + line for line in program.describe().splitlines()]
+    for name, source, _ in program.kernels:
+        lines.append(f"{pad}-- source of {name}")
+        lines += [pad + "    " + line for line in source.splitlines()]
+
+
 def _explain_segment(seg, lines: list, depth: int, label: str) -> None:
     pad = "    " * depth
     state = "compiled" if seg.program is not None else "interpreted (not hot yet)"
     lines.append(f"{pad}-- segment [{label}]: {len(seg.graph.eqns)} ops, {seg.runs} runs, {state}")
     lines += [pad + line for line in str(seg.graph).splitlines()]
-    describe = getattr(seg.program, "describe", None)
-    if describe is not None:
-        lines += [pad + line for line in describe().splitlines()]
+    _explain_program(seg.program, lines, pad)
     if seg.guard is not None:
         lines.append(f"{pad}guard: {seg.guard.value!r} must equal {seg.guard.expected.tolist()}")
     extra = seg.leaf.extra if seg.leaf is not None else None
     if extra is not None and extra.graph is not None:
         lines.append(f"{pad}-- backward ({len(extra.graph.eqns)} ops)")
         lines += [pad + line for line in str(extra.graph).splitlines()]
-        describe = getattr(extra.program, "describe", None)
-        if describe is not None:
-            lines += [pad + line for line in describe().splitlines()]
+        _explain_program(extra.program, lines, pad)
     for key, child in seg.children.items():
         shape, dtype, raw = key
         seen = np.frombuffer(raw, dtype=dtype).reshape(shape).tolist()
