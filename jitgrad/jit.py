@@ -326,15 +326,26 @@ def _arguments(tracer: Tracer, n_args: int) -> list:
     return [by_value.get(tracer.graph.inputs[i].index) for i in range(n_args)]
 
 
+# Forward values the backward reads are recomputed inside the backward program when they come from
+# cheap ops (fused there, they cost no memory traffic of their own); the others are saved.
+RECOMPUTED_KINDS = ("elementwise",)
+RECOMPUTED_OPS = ("reshape", "broadcast_to", "transpose")
+
+
 def _backward_graph(graph: Graph, n_forward: int, ct_keys: list, grads: list) -> Graph:
-    eqns = graph.eqns[n_forward:]
-    produced = {eq.out.index for eq in eqns}
+    producer = {eq.out.index: i for i, eq in enumerate(graph.eqns)}
     values = {v.index: v for v in graph.inputs}
     values.update((eq.out.index, eq.out) for eq in graph.eqns)
-    reads = []
-    for eq in eqns:
-        reads += [v.index for v in eq.inputs]
-    reads += [g.index for g in grads]
+    chosen = set(range(n_forward, len(graph.eqns)))
+    pending = [v.index for i in chosen for v in graph.eqns[i].inputs] + [g.index for g in grads]
+    while pending:  # pull in the cheap forward eqns the backward depends on
+        i = producer.get(pending.pop())
+        if i is not None and i not in chosen and _recomputable(graph.eqns[i].prim):
+            chosen.add(i)
+            pending += [v.index for v in graph.eqns[i].inputs]
+    eqns = [graph.eqns[i] for i in sorted(chosen)]
+    produced = {eq.out.index for eq in eqns}
+    reads = [v.index for eq in eqns for v in eq.inputs] + [g.index for g in grads]
     g = graph.part()
     g.eqns = eqns
     g.literals = {k: graph.literals[k] for k in reads if k in graph.literals}
@@ -343,6 +354,10 @@ def _backward_graph(graph: Graph, n_forward: int, ct_keys: list, grads: list) ->
     g.inputs = [values[k] for k in residual] + [values[k] for k in ct_keys]
     g.outputs = grads
     return g
+
+
+def _recomputable(prim) -> bool:
+    return prim.kind in RECOMPUTED_KINDS or prim.name in RECOMPUTED_OPS
 
 
 class CompiledBackward:
