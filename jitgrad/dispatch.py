@@ -5,8 +5,8 @@ It checks the inputs with the primitive's shape rule, computes with the numpy im
 """
 from __future__ import annotations
 
-from . import ndarray as _nd
 from . import ops
+from .ndarray import NDArray
 from .errors import DTypeError, IndexingError, JitgradError, ShapeError, op_error
 from .ir import Node, live
 from .state import STATE
@@ -17,7 +17,7 @@ NUMPY_FAILURES = {IndexError: IndexingError, TypeError: DTypeError, ValueError: 
 
 
 def apply(prim: ops.Primitive, *inputs, **attrs):
-    datas = tuple(x._data for x in inputs)
+    datas = [x._data for x in inputs]
     shape, dtype = prim.shape_rule(*datas, **attrs)
     try:
         out = prim.impl(*datas, **attrs)
@@ -30,13 +30,14 @@ def apply(prim: ops.Primitive, *inputs, **attrs):
         out = out.astype(dtype)
     if out.shape != shape:
         raise AssertionError(f"{prim.name}: implementation gave shape {out.shape}, rule says {shape}")
-    result = _nd.NDArray(out)
-    if STATE.tracer is not None:
-        STATE.tracer.record(prim, inputs, attrs, result)
-    if STATE.recording:
-        parents = tuple(_parent(x) for x in inputs)
+    result = NDArray(out)
+    state = STATE
+    if state.tracer is not None:
+        state.tracer.record(prim, inputs, attrs, result)
+    if state.recording:
+        parents = tuple([_parent(x) for x in inputs])
         if any(p is not None for p in parents):
-            result._entry = Node(prim, attrs, parents, datas, (out,))
+            result._entry = Node(prim, attrs, parents, tuple(datas), (out,))
     return result
 
 

@@ -52,8 +52,7 @@ def cpu(device_id: int = 0) -> Context:
 CPU = cpu(0)
 
 
-def call(name: str, *inputs, **attrs):
-    return ops.call(name, *inputs, **attrs)
+call = ops.call  # apply a primitive by name
 
 
 def fresh(data: np.ndarray) -> "NDArray":
@@ -71,12 +70,23 @@ def observed(x: "NDArray") -> np.ndarray:
     return x._data
 
 
+_SCALARS: dict = {}  # (dtype, type, value) -> 0-d NDArray: operands nobody else can reach or write
+
+
 def constant(value, like: "NDArray", op: str) -> "NDArray":
     """An operand as an NDArray; Python scalars take the array's dtype (MXNet's scalar ops do)."""
     if isinstance(value, NDArray):
         return value
     if isinstance(value, (numbers.Number, np.number, np.bool_)):
-        return fresh(np.asarray(value, dtype=like.dtype))
+        if STATE.tracer is not None:  # a trace wants each operand as its own literal
+            return fresh(np.asarray(value, dtype=like._data.dtype))
+        key = (like._data.dtype, type(value), value)
+        hit = _SCALARS.get(key)
+        if hit is None:
+            hit = NDArray(np.asarray(value, dtype=like._data.dtype))
+            if len(_SCALARS) < 4096:
+                _SCALARS[key] = hit
+        return hit
     raise op_error(DTypeError, op, f"unsupported operand of type {type(value).__name__}; "
                    "wrap arrays with nd.array()", like)
 

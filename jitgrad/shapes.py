@@ -9,6 +9,8 @@ def broadcast_shapes(op: str, *shapes: tuple, operands=()) -> tuple:
     first = shapes[0]
     if all(s == first for s in shapes):
         return first
+    if len(shapes) == 2 and not (shapes[0] and shapes[1]):  # an operand is 0-d: a scalar
+        return shapes[0] or shapes[1]
     ndim = max(len(s) for s in shapes)
     out = []
     for axis in range(-ndim, 0):
@@ -33,6 +35,8 @@ def normalize_axes(op: str, axis, ndim: int, exclude: bool = False) -> tuple:
     """Sorted tuple of reduced axes for `axis` (None, int or sequence); `exclude` takes the complement."""
     if axis is None or axis == ():
         return tuple(range(ndim))
+    if type(axis) is int and 0 <= axis < ndim and not exclude:
+        return (axis,)
     if isinstance(axis, int):
         axis = (axis,)
     axes = tuple(sorted({normalize_axis(op, a, ndim) for a in axis}))

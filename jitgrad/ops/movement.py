@@ -98,9 +98,19 @@ def decode(key, arrays) -> tuple:
     return tuple(out)
 
 
+def stand_in(shape) -> np.ndarray:
+    """A read-only array of `shape` whose elements all share one byte (strides 0): free to make."""
+    a = np.ndarray(shape, np.int8, buffer=ZERO_BYTE, strides=(0,) * len(shape))
+    a.flags.writeable = False
+    return a
+
+
+ZERO_BYTE = bytes(1)
+
+
 def shape_of_index(op, x_shape, key, arrays, *operands) -> tuple:
     """Result shape of x[key], found on a zero-strided stand-in so no data is touched."""
-    fake = np.broadcast_to(np.zeros((), np.int8), x_shape)
+    fake = stand_in(x_shape)
     try:
         return fake[decode(key, arrays)].shape or (1,)
     except IndexError as e:
@@ -135,7 +145,7 @@ def index_add_impl(g, *arrays, key, shape):
     """zeros(shape) with g added at key; repeated indices accumulate."""
     out = np.zeros(shape, g.dtype)
     k = decode(key, arrays)
-    region = np.broadcast_to(np.zeros((), np.int8), shape)[k].shape
+    region = stand_in(shape)[k].shape
     if arrays:
         np.add.at(out, k, g.reshape(region))
     else:
