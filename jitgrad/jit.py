@@ -34,6 +34,7 @@ from .tracetree import GuardMiss, Leaf
 log = logging.getLogger("jitgrad")
 
 SCALARS = (numbers.Number, np.number, np.bool_)
+MISS = object()  # what _cached returns when the call must be traced
 
 
 class CompiledFunction:
@@ -57,25 +58,35 @@ class CompiledFunction:
         if STATE.tracer is not None:  # called while another compiled function traces: inline it
             return self._run_eagerly(args, kwargs)
         key = self._signature(args, kwargs)
+        result = self._cached(key, args, kwargs, first_look=True)
+        if result is not MISS:
+            return result
+        with self._lock:  # one trace at a time: concurrent first calls trace (and compile) once
+            result = self._cached(key, args, kwargs, first_look=False)
+            return self._trace(key, args, kwargs) if result is MISS else result
+
+    def _cached(self, key, args, kwargs, first_look: bool):
+        """The result from the trace tree, or MISS (a new signature or a guard failure)."""
         root = self._roots.get(key)
         if root == "eager":
             return self._run_eagerly(args, kwargs)
-        if root is not None:
-            env = self._env(args, kwargs)
-            try:
-                path = tracetree.walk(root, env)
-                result = self._finish(path[-1].leaf, env, args, kwargs)
-            except GuardMiss:
+        if root is None:
+            if first_look:
+                self._stats["misses"] += 1
+                log.info("jitgrad: %s: new signature %s", self.__name__, _short(key))
+            return MISS
+        env = self._env(args, kwargs)
+        try:
+            path = tracetree.walk(root, env)
+            result = self._finish(path[-1].leaf, env, args, kwargs)
+        except GuardMiss:
+            if first_look:
                 self._stats["guard_failures"] += 1
                 log.info("jitgrad: %s: guard failed, tracing a new path", self.__name__)
-            else:
-                self._stats["hits"] += 1
-                self._maybe_compile(path)
-                return result
-        else:
-            self._stats["misses"] += 1
-            log.info("jitgrad: %s: new signature %s", self.__name__, _short(key))
-        return self._trace(key, args, kwargs)
+            return MISS
+        self._stats["hits"] += 1
+        self._maybe_compile(path)
+        return result
 
     def cache_info(self) -> dict:
         with self._lock:

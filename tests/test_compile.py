@@ -306,13 +306,16 @@ def test_compiled_functions_calling_compiled_functions(backend):
 
 
 def test_threads_share_a_compiled_function(backend):
-    loss = jg.compile(elementwise_loss, backend=backend)
+    body = Counter(elementwise_loss)
+    loss = jg.compile(body, backend=backend)
     x, y = data()
     want = elementwise_loss(nd.array([0.5]), nd.array([0.1]), x, y).asnumpy()
     results, errors = [], []
+    start = threading.Barrier(8)
 
     def worker():
         try:
+            start.wait()  # eight concurrent first calls
             for _ in range(5):
                 results.append(loss(nd.array([0.5]), nd.array([0.1]), x, y).asnumpy())
         except Exception as e:  # reported below: a thread's exception would otherwise be lost
@@ -325,3 +328,4 @@ def test_threads_share_a_compiled_function(backend):
         t.join()
     assert not errors
     assert len(results) == 40 and all(np.allclose(r, want, rtol=1e-6) for r in results)
+    assert body.runs == 1 and loss.cache_info()["traces"] == 1
