@@ -1,0 +1,1 @@
+"""jitgrad benchmark suite: `python -m benchmarks` (see docs/performance.md)."""
