@@ -75,10 +75,11 @@ class CompiledFunction:
                 self._stats["misses"] += 1
                 log.info("jitgrad: %s: new signature %s", self.__name__, _short(key))
             return MISS
-        env = self._env(args, kwargs)
+        arrays = self._array_args(args, kwargs)
+        env = {i: a._data for i, a in enumerate(arrays)}
         try:
             path = tracetree.walk(root, env)
-            result = self._finish(path[-1].leaf, env, args, kwargs)
+            result = self._finish(path[-1].leaf, env, arrays, args, kwargs)
         except GuardMiss:
             if first_look:
                 self._stats["guard_failures"] += 1
@@ -103,9 +104,17 @@ class CompiledFunction:
 
     # ---- signatures and environments -------------------------------------------------------------
     def _signature(self, args, kwargs) -> tuple:
-        parts = [self._arg_key(i, a) for i, a in enumerate(args)]
-        parts += [(name, self._arg_key(name, kwargs[name])) for name in sorted(kwargs)]
-        return tuple(parts) + (STATE.recording, STATE.training)
+        recording, parts = STATE.recording, []
+        for i, a in enumerate(args):
+            if type(a) is NDArray and i not in self.static_argnums:  # the common case, inlined
+                data = a._data
+                parts.append((data.shape, data.dtype, data.strides,
+                              _graph_role(a) if recording else None))
+            else:
+                parts.append(self._arg_key(i, a))
+        if kwargs:
+            parts += [(name, self._arg_key(name, kwargs[name])) for name in sorted(kwargs)]
+        return tuple(parts) + (recording, STATE.training)
 
     def _arg_key(self, where, a):
         if where in self.static_argnums:
@@ -115,10 +124,9 @@ class CompiledFunction:
                 raise TypeError(f"{self.__name__}: static argument {where!r} must be hashable, got "
                                 f"{type(a).__name__}") from None
             return ("static", a)
-        if isinstance(a, NDArray):
+        if isinstance(a, NDArray):  # strides: the layout, which Numba specialises on, and more
             data = a._data
-            layout = "C" if data.flags.c_contiguous else "F" if data.flags.f_contiguous else "A"
-            return (data.shape, data.dtype.str, layout, _graph_role(a) if STATE.recording else None)
+            return (data.shape, data.dtype, data.strides, _graph_role(a) if STATE.recording else None)
         if isinstance(a, SCALARS):
             return ("scalar", type(a).__name__, a)
         raise TypeError(f"{self.__name__}: argument {where!r} is a {type(a).__name__}; compiled functions "
@@ -130,8 +138,6 @@ class CompiledFunction:
         return [a for i, a in enumerate(args) if i not in self.static_argnums and isinstance(a, NDArray)] \
             + [a for a in named if isinstance(a, NDArray)]
 
-    def _env(self, args, kwargs) -> dict:
-        return {i: a._data for i, a in enumerate(self._array_args(args, kwargs))}
 
     # ---- tracing ---------------------------------------------------------------------------------
     def _run_eagerly(self, args, kwargs):
@@ -221,12 +227,12 @@ class CompiledFunction:
         return build_program(graph, self.__name__)
 
     # ---- cached calls ----------------------------------------------------------------------------
-    def _finish(self, leaf: Leaf, env: dict, args, kwargs):
-        arrays = [leaf.literals[k] if k in leaf.literals else env[k] for k in leaf.result_keys]
-        outs = [NDArray(a) for a in arrays]
+    def _finish(self, leaf: Leaf, env: dict, arrays: list, args, kwargs):
+        literals = leaf.literals
+        outs = [NDArray(literals[k] if k in literals else env[k]) for k in leaf.result_keys]
         extra = leaf.extra
         if extra is not None and extra.boundary:
-            diff = extra.inputs_of(self._array_args(args, kwargs))
+            diff = extra.inputs_of(arrays)
             if any(live(x._entry) is None for x in diff):
                 raise GuardMiss(None)  # an input left the graph since the trace: trace again
             residuals = [env[k] for k in extra.residual_keys]
