@@ -7,77 +7,77 @@ The error is measured in ULP of the result against numpy in the next wider type 
 long double for float64), and must stay within vmath.accuracy(); special values must match numpy exactly,
 the sign of zero included.
 """
+import types
+
 import numba
 import numpy as np
 import pytest
 
 from jitgrad.codegen import vmath as vm
+from jitgrad.codegen.helpers import VMATH_VERSION
 
 UNARY = vm.UNARY
 BINARY = vm.BINARY
 
 
-def _unary_kernel(table):
-    funcs = [table[name] for name in UNARY]
-    assert len(funcs) == 29, "update the kernel below when vmath.UNARY changes"
-    f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, \
-        f23, f24, f25, f26, f27, f28 = funcs
-
-    @numba.njit(cache=True, error_model="numpy")
-    def kernel(x, out):
-        for i in range(x.size):
-            v = x[i]
-            out[0, i] = f0(v)
-            out[1, i] = f1(v)
-            out[2, i] = f2(v)
-            out[3, i] = f3(v)
-            out[4, i] = f4(v)
-            out[5, i] = f5(v)
-            out[6, i] = f6(v)
-            out[7, i] = f7(v)
-            out[8, i] = f8(v)
-            out[9, i] = f9(v)
-            out[10, i] = f10(v)
-            out[11, i] = f11(v)
-            out[12, i] = f12(v)
-            out[13, i] = f13(v)
-            out[14, i] = f14(v)
-            out[15, i] = f15(v)
-            out[16, i] = f16(v)
-            out[17, i] = f17(v)
-            out[18, i] = f18(v)
-            out[19, i] = f19(v)
-            out[20, i] = f20(v)
-            out[21, i] = f21(v)
-            out[22, i] = f22(v)
-            out[23, i] = f23(v)
-            out[24, i] = f24(v)
-            out[25, i] = f25(v)
-            out[26, i] = f26(v)
-            out[27, i] = f27(v)
-            out[28, i] = f28(v)
-    return kernel
+def unary_kernel(x, out):
+    for i in range(x.size):
+        v = x[i]
+        out[0, i] = f0(v)
+        out[1, i] = f1(v)
+        out[2, i] = f2(v)
+        out[3, i] = f3(v)
+        out[4, i] = f4(v)
+        out[5, i] = f5(v)
+        out[6, i] = f6(v)
+        out[7, i] = f7(v)
+        out[8, i] = f8(v)
+        out[9, i] = f9(v)
+        out[10, i] = f10(v)
+        out[11, i] = f11(v)
+        out[12, i] = f12(v)
+        out[13, i] = f13(v)
+        out[14, i] = f14(v)
+        out[15, i] = f15(v)
+        out[16, i] = f16(v)
+        out[17, i] = f17(v)
+        out[18, i] = f18(v)
+        out[19, i] = f19(v)
+        out[20, i] = f20(v)
+        out[21, i] = f21(v)
+        out[22, i] = f22(v)
+        out[23, i] = f23(v)
+        out[24, i] = f24(v)
+        out[25, i] = f25(v)
+        out[26, i] = f26(v)
+        out[27, i] = f27(v)
+        out[28, i] = f28(v)
 
 
-def _binary_kernel(table):
-    g0, g1, g2, g3 = [table[name] for name in BINARY]
-
-    @numba.njit(cache=True, error_model="numpy")
-    def kernel(x, y, out):
-        for i in range(x.size):
-            out[0, i] = g0(x[i], y[i])
-            out[1, i] = g1(x[i], y[i])
-            out[2, i] = g2(x[i], y[i])
-            out[3, i] = g3(x[i], y[i])
-    return kernel
+def binary_kernel(x, y, out):
+    for i in range(x.size):
+        out[0, i] = f0(x[i], y[i])
+        out[1, i] = f1(x[i], y[i])
+        out[2, i] = f2(x[i], y[i])
+        out[3, i] = f3(x[i], y[i])
 
 
-# Closures over different functions share one source location; Numba's cache tells them apart by the
-# frozen globals, but separate module-level names keep it simple.
-UNARY_F32 = _unary_kernel({n: f[0] for n, f in vm.FUNCTIONS.items()})
-UNARY_F64 = _unary_kernel({n: f[1] for n, f in vm.FUNCTIONS.items()})
-BINARY_F32 = _binary_kernel({n: f[0] for n, f in vm.FUNCTIONS.items()})
-BINARY_F64 = _binary_kernel({n: f[1] for n, f in vm.FUNCTIONS.items()})
+def _bind(kernel, names, dtype_index):
+    """`kernel` compiled with f0, f1, .. bound to the vmath functions `names` as globals. Not a closure: Numba
+    keys its disk cache on the pickled closure cells, and a dispatcher pickles differently in every process,
+    so closures over vmath functions were compiled afresh on every run. The name carries vmath's version:
+    the compiled kernel has the vmath code inlined, and Numba's cache only checks this file for changes. The
+    float32 and float64 bindings share one cache file; their signatures tell them apart."""
+    assert kernel is not unary_kernel or len(names) == 29, "update unary_kernel when vmath.UNARY changes"
+    bound = {f"f{i}": vm.FUNCTIONS[name][dtype_index] for i, name in enumerate(names)}
+    name = f"{kernel.__name__}_{VMATH_VERSION}"
+    fn = types.FunctionType(kernel.__code__, {**kernel.__globals__, **bound}, name)
+    fn.__qualname__ = name
+    return numba.njit(cache=True, error_model="numpy")(fn)
+
+
+UNARY_F32, UNARY_F64 = _bind(unary_kernel, UNARY, 0), _bind(unary_kernel, UNARY, 1)
+BINARY_F32, BINARY_F64 = _bind(binary_kernel, BINARY, 0), _bind(binary_kernel, BINARY, 1)
 KERNELS = {np.float32: (UNARY_F32, BINARY_F32), np.float64: (UNARY_F64, BINARY_F64)}
 
 

@@ -32,7 +32,7 @@ STATS = {"modules": 0, "numba_compiles": 0, "compile_seconds": 0.0}
 class CompiledKernel:
     key: str
     path: str | None
-    serial: object       # Numba dispatchers
+    serial: object       # Numba dispatchers of the module's `kernel`; serial is called with chunks0 = 1
     parallel: object
 
 
@@ -77,13 +77,20 @@ def load(source: str) -> CompiledKernel:
         sys.modules[module_name] = module
         exec(compile(source, f"<jitgrad kernel {key}>", "exec"), module.__dict__)
     cache = path is not None
-    for fname in ("kernel_range", "kernel_finish", "kernel_serial"):
-        setattr(module, fname, numba.njit(cache=cache, **JIT)(getattr(module, fname)))
-    module.kernel_parallel = numba.njit(cache=cache, parallel=True, **JIT)(module.kernel_parallel)
+    serial = numba.njit(cache=cache, **JIT)(_renamed(module.kernel, "kernel_serial"))
+    parallel = numba.njit(cache=cache, parallel=True, **JIT)(_renamed(module.kernel, "kernel_parallel"))
     STATS["modules"] += 1
     log.debug("jitgrad: loaded kernel module %s from %s", key, path or "memory")
-    kernel = _loaded[key] = CompiledKernel(key, path, module.kernel_serial, module.kernel_parallel)
+    kernel = _loaded[key] = CompiledKernel(key, path, serial, parallel)
     return kernel
+
+
+def _renamed(fn, name: str):
+    """A copy of `fn` named `name`: Numba's disk cache is keyed by the function's name and signature, not by
+    its flags, so the serial and parallel compiles of one function need two names."""
+    copy = types.FunctionType(fn.__code__, fn.__globals__, name, fn.__defaults__, fn.__closure__)
+    copy.__qualname__ = name
+    return copy
 
 
 class CompileLogger(event.Listener):

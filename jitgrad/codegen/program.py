@@ -54,7 +54,7 @@ class KernelStep:
         if self.parallel:
             self.compiled.parallel(numba.get_num_threads(), *self.rendered.sizes, *call)
         else:
-            self.compiled.serial(*self.rendered.sizes, *call)
+            self.compiled.serial(1, *self.rendered.sizes, *call)
         for out, tmp in copies:
             np.copyto(out, tmp.reshape(out.shape))
 

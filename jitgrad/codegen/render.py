@@ -1,10 +1,13 @@
 """Render a fused kernel (passes.fusion.Kernel) to readable Python source for Numba.
 
-Each kernel becomes a module of four functions: `kernel_range(lo0, hi0, c0, ...)` runs the loop nest over
-part of the outermost range and accumulates reductions into chunk `c0` of their accumulators;
-`kernel_serial` and `kernel_parallel` (prange over chunks) call it; `kernel_finish` combines the chunks
-into the outputs. The first line names the graph and the kernel; the rest depends only on the structure,
-so it is what the compile cache is keyed on.
+Each kernel becomes a module with one function, `kernel(chunks0, n0, ..., inputs, outputs)`: it splits the
+outermost range into `chunks0` chunks (`prange`), runs the loop nest over each, accumulating reductions into
+row `c0` of their accumulators, and combines the rows into the outputs. compile.load compiles it lazily in two
+variants: serial (Numba runs `prange` as `range`; called with chunks0 = 1) and parallel (chunks0 = the thread
+count, an argument: calling get_num_threads inside defeats caching). One function, not a chain of jitted
+calls: every jitted callee is typed, optimized and emitted on its own and again inside each caller it is
+linked into, which made the first compile of a kernel 1.5 to 2 times slower. The first line names the graph
+and the kernel; the rest depends only on the structure, so it is what the compile cache is keyed on.
 Sizes come from arguments (n0, n1, ...), never from the source, so one compiled kernel serves every size
 with the same structure; what is baked in is the structure: dtypes, ranks and which dimensions are
 broadcast (size 1).
@@ -180,39 +183,22 @@ class KernelRenderer:
         ins = [f"in_{self.local(v)}" for v in self.scalars + self.arrays]
         outs = [f"out_{self.local(v)}" for v in k.outputs] + [f"out_{self.local(r.out)}" for r in k.reductions]
         accs = [f"acc_{self.local(r.out)}" for r in k.reductions]
-        range_args = ", ".join(["lo0", "hi0", "c0", *sizes, *ins, *outs[:len(k.outputs)], *accs])
-        call_args = ", ".join([*sizes, *ins, *outs[:len(k.outputs)], *accs])
         body = [f"{self.local(v)} = in_{self.local(v)}[0]" for v in self.scalars]
-        body += self.flat_range() if self.flat else self.nd_range()
-
+        body += [f"{acc} = np.full({self.accumulator_shape(r)}, {identity(r)}, "
+                 f"np.{accumulator_dtype(r.inputs[0].dtype).name})"
+                 for r, acc in zip(k.reductions, accs, strict=True)]
+        body += ["for c0 in prange(chunks0):", "    lo0, hi0 = c0 * n0 // chunks0, (c0 + 1) * n0 // chunks0"]
+        body += ["    " + s for s in (self.flat_range() if self.flat else self.nd_range())]
+        for r, acc, out in zip(k.reductions, accs, outs[len(k.outputs):], strict=True):
+            combine = REDUCERS[r.prim.name][1].format("t0", f"{acc}2[c1, j0]")
+            body += [f"{acc}2 = {acc}.reshape(({acc}.shape[0], {out}.size))",
+                     f"for j0 in range({out}.size):", f"    t0 = {acc}2[0, j0]",
+                     f"    for c1 in range(1, {acc}.shape[0]):", f"        t0 = {combine}",
+                     f"    {out}[j0] = t0"]
         lines = self.header()
         lines += [f"{alias} = {lookup}" for alias, lookup in sorted(self.calls.items())]
-        lines += ["", "", f"def kernel_range({range_args}):"] + ["    " + s for s in body]
-        lines += ["", "", f"def kernel_finish({', '.join(accs + outs[len(k.outputs):])}):"]
-        for r, acc, out in zip(k.reductions, accs, outs[len(k.outputs):], strict=True):
-            combine = REDUCERS[r.prim.name][1].format("t0", f"{acc}2[c0, j0]")
-            lines += [f"    {acc}2 = {acc}.reshape(({acc}.shape[0], {out}.size))",
-                      f"    for j0 in range({out}.size):", f"        t0 = {acc}2[0, j0]",
-                      f"        for c0 in range(1, {acc}.shape[0]):", f"            t0 = {combine}",
-                      f"        {out}[j0] = t0"]
-        if not k.reductions:
-            lines.append("    pass")
-        signature = ", ".join([*sizes, *ins, *outs])
-        for variant, loop in (("serial", None), ("parallel", "prange")):
-            if loop is None:
-                lines += ["", "", f"def kernel_serial({signature}):", "    chunks0 = 1"]
-            else:   # chunks0 (the thread count) is an argument: calling get_num_threads here defeats caching
-                lines += ["", "", f"def kernel_parallel(chunks0, {signature}):"]
-            lines += [f"    {acc} = np.full({self.accumulator_shape(r)}, "
-                      f"{identity(r)}, np.{accumulator_dtype(r.inputs[0].dtype).name})"
-                      for r, acc in zip(k.reductions, accs, strict=True)]
-            if loop is None:
-                lines.append(f"    kernel_range(0, {sizes[0]}, 0, {call_args})")
-            else:
-                lines += [f"    for c0 in prange(chunks0):",
-                          f"        kernel_range(c0 * {sizes[0]} // chunks0, (c0 + 1) * {sizes[0]} // chunks0, "
-                          f"c0, {call_args})"]
-            lines.append(f"    kernel_finish({', '.join(accs + outs[len(k.outputs):])})")
+        lines += ["", "", f"def kernel(chunks0, {', '.join([*sizes, *ins, *outs])}):"]
+        lines += ["    " + s for s in body]
         return RenderedKernel(kn, "\n".join(lines) + "\n", self.flat, self.size_values(), self.arguments())
 
     def header(self) -> list[str]:
