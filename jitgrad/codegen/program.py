@@ -20,7 +20,7 @@ import numpy as np
 from ..ir.graph import Graph, name as value_name
 from ..passes.fusion import Fallback, Kernel, fuse
 from ..passes.simplify import simplify
-from .compile import load
+from .compile import load, log
 from .render import render_kernel
 
 PARALLEL_MIN = int(os.environ.get("JITGRAD_PARALLEL_MIN", 1 << 17))  # elements; see the module doc
@@ -68,8 +68,14 @@ class KernelStep:
 
 
 class FallbackStep:
-    def __init__(self, step: Fallback):
+    """An op the code generator has no loop for: its numpy implementation runs here (a graph break)."""
+
+    def __init__(self, step: Fallback, graph_name: str):
         self.eqn = step.eqn
+        kind = step.eqn.prim.kind
+        log.debug("jitgrad: %s: %s runs its numpy implementation (%s)", graph_name, step.eqn.prim.name,
+                  "BLAS through numpy" if kind == "contraction" else f"no generated loop for {kind} ops"
+                  if kind != "elementwise" else "its dtype or operands are not fused")
 
     def run(self, env: dict, buffers: dict):
         eq = self.eqn
@@ -95,7 +101,7 @@ class Program:
             if isinstance(step, Kernel):
                 self.steps.append(KernelStep(step, self.graph, f"{name}_k{len(self.kernels)}", name))
             else:
-                self.steps.append(FallbackStep(step))
+                self.steps.append(FallbackStep(step, name))
         self.literals = {i: np.asarray(d) for i, d in self.graph.literals.items()}
 
     @property
