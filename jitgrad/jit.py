@@ -22,11 +22,11 @@ from collections import Counter
 import numpy as np
 
 from . import autograd
-from .errors import AutogradError, DTypeError, JitgradError
+from .errors import DTypeError
 from .ir import Node, Variable, live
 from .ir.graph import Graph, interpret
 from .ndarray import NDArray, fresh
-from .state import STATE, set_flags
+from .state import STATE
 from .trace import Tracer, tracing
 from . import tracetree
 from .tracetree import GuardMiss, Leaf
@@ -307,8 +307,7 @@ class BackwardInfo:
 def _trace_backward(tracer: Tracer, outs: list) -> BackwardInfo | None:
     """Trace the backward of `outs` w.r.t. the traced inputs that are in a graph (args first)."""
     n_forward = len(tracer.graph.eqns)
-    n_args = len(tracer.graph.inputs) - len(tracer.externals)
-    candidates = [(("arg", i), x) for i, x in enumerate(_arguments(tracer, n_args))] + \
+    candidates = [(("arg", i), x) for i, x in enumerate(tracer.arguments)] + \
         [(("ext", x), x) for x in tracer.externals]
     boundary, entries = [], []
     for where, x in candidates:
@@ -336,11 +335,6 @@ def _trace_backward(tracer: Tracer, outs: list) -> BackwardInfo | None:
     graph = _backward_graph(tracer.graph, n_forward, [k for k in ct_keys if k is not None], grads)
     residuals = [v.index for v in graph.inputs if v.index not in set(ct_keys)]
     return BackwardInfo(n_forward, [w for w, _ in boundary], ct_keys, graph, residuals)
-
-
-def _arguments(tracer: Tracer, n_args: int) -> list:
-    by_value = {v.index: x for x, v in (tracer._known[k] for k in tracer._known)}
-    return [by_value.get(tracer.graph.inputs[i].index) for i in range(n_args)]
 
 
 # Forward values the backward reads are recomputed inside the backward program when they come from

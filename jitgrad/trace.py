@@ -30,6 +30,7 @@ class Tracer:
         self._known: dict[int, tuple] = {}   # id(NDArray) -> (NDArray, Value); keeps the arrays alive
         self._by_data: dict[int, tuple] = {}  # id(numpy buffer) -> (buffer, Value): backward rules
         #                                       see forward values through new NDArray handles
+        self.arguments: list = []            # NDArrays bound as inputs, in order
         self.externals: list = []            # NDArrays read by reference, after the arguments
         self.guards: list[Guard] = []
         self.unsupported: str | None = None  # why this trace cannot be replayed
@@ -41,6 +42,7 @@ class Tracer:
         return v
 
     def add_argument(self, x) -> Value:
+        self.arguments.append(x)
         return self._bind(x, self.graph.add_input(x.shape, x._data.dtype))
 
     def literal(self, x) -> None:

@@ -158,11 +158,3 @@ def count_paths(root: Segment | None) -> int:
         return 0
     return (root.leaf is not None and root.guard is None) + sum(
         count_paths(c) for c in root.children.values())
-
-
-def segments_of(root: Segment | None):
-    if root is None:
-        return
-    yield root
-    for child in root.children.values():
-        yield from segments_of(child)

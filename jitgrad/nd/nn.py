@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from ..errors import ShapeError, op_error
 from ..ndarray import NDArray, call, constant
 from ..shapes import normalize_axis
