@@ -44,11 +44,14 @@ class KernelStep:
         call, copies = [], []
         for role, index, shape, dtype, form in self.args:
             if role == "input":
-                call.append(env[index].reshape(form))
+                a = env[index]
+                call.append(a if a.shape == form else a.reshape(form))
                 continue
             out = buffers.get(index)
-            if out is None:
-                out = np.empty(shape, dtype)
+            if out is None:  # fresh, so C-contiguous
+                out = env[index] = np.empty(shape, dtype)
+                call.append(out if shape == form else out.reshape(form))
+                continue
             env[index] = out
             if out.flags.c_contiguous or form == out.shape:
                 call.append(out.reshape(form))
