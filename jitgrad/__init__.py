@@ -5,6 +5,7 @@ from . import dispatch as _dispatch  # noqa: F401  (installs the dispatcher unde
 from . import autograd, errors, nd
 from .ndarray import Context, NDArray, cpu
 from .nd import random
+from .cache import cache_dir
 from .jit import compile, explain, grad, value_and_grad  # noqa: A004  (jitgrad.compile is public)
 from .logs import configure_from_environment as _configure_logging
 
@@ -12,4 +13,4 @@ _configure_logging()
 
 __version__ = "0.1.0"
 __all__ = ["autograd", "nd", "random", "errors", "NDArray", "Context", "cpu", "compile",
-           "value_and_grad", "grad", "explain"]
+           "value_and_grad", "grad", "explain", "cache_dir"]

@@ -15,10 +15,11 @@ import importlib.util
 import logging
 import os
 import sys
-import tempfile
 import time
 import types
 from dataclasses import dataclass
+
+from ..cache import cache_dir
 
 import numba
 from numba.core import event
@@ -37,17 +38,6 @@ class CompiledKernel:
 
 
 _loaded: dict[str, CompiledKernel] = {}
-
-
-def cache_dir() -> str | None:
-    path = os.environ.get("JITGRAD_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "jitgrad")
-    try:
-        os.makedirs(path, exist_ok=True)
-        probe = tempfile.NamedTemporaryFile(dir=path, delete=True)
-        probe.close()
-        return path
-    except OSError:
-        return None
 
 
 def source_key(source: str) -> str:
