@@ -61,6 +61,9 @@ def fusable(eq: Equation) -> bool:
     return not (prim.name in ("divide", "power") and eq.out.dtype.kind != "f")
 
 
+SIDE_BY_SIDE = 4  # how many of the latest steps an unrelated op may join (bounds the cycle checks)
+
+
 class Partition:
     def __init__(self, graph: Graph):
         self.graph = graph
@@ -107,6 +110,14 @@ class Partition:
         for group in [candidates] + [[c] for c in candidates]:
             if group and not self.creates_cycle(group, eq):
                 kernel = self.merge(group)
+                kernel.eqns.append(eq)
+                return self.place(kernel, eq)
+        # unrelated work over the same shape runs side by side in a recent kernel: fewer loops to
+        # launch and to compile (independent ops of a traced program would otherwise each get one)
+        recent = [s for s in self.steps[-SIDE_BY_SIDE:] if isinstance(s, Kernel) and s.shape == shape
+                  and s not in blocked]
+        for kernel in reversed(recent):
+            if not self.creates_cycle([kernel], eq):
                 kernel.eqns.append(eq)
                 return self.place(kernel, eq)
         kernel = Kernel(shape)
