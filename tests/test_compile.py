@@ -11,6 +11,7 @@ import pytest
 
 import jitgrad as jg
 from jitgrad import autograd, nd
+from test_compile_table import eager_grads
 
 BACKENDS = ["interpret", "numba"]
 
@@ -31,16 +32,6 @@ def data(n=8, seed=0):
 
 def elementwise_loss(w, b, x, y):
     return nd.sum((nd.tanh(x * w + b) - y) ** 2)
-
-
-def eager_value_and_grads(fn, *args, wrt=(0, 1)):
-    args = [nd.array(a) for a in args]
-    for i in wrt:
-        args[i].attach_grad()
-    with autograd.record():
-        value = fn(*args)
-    value.backward()
-    return value.asnumpy(), [args[i].grad.asnumpy() for i in wrt]
 
 
 class Counter:
@@ -123,7 +114,8 @@ def test_captured_attached_array_receives_its_gradient(backend):
 def test_record_backward_matches_eager(backend):
     loss = jg.compile(elementwise_loss, backend=backend)
     x, y = data()
-    want_value, (want_w, want_b) = eager_value_and_grads(elementwise_loss, [0.5], [0.1], x, y)
+    want_value, (want_w, want_b) = eager_grads(elementwise_loss, [nd.array([0.5]), nd.array([0.1]), x, y],
+                                               (0, 1))
     w, b = nd.array([0.5]), nd.array([0.1])
     w.attach_grad()
     b.attach_grad()
@@ -185,7 +177,8 @@ def test_second_order_through_a_compiled_call(backend):
 def test_value_and_grad(backend):
     vg = jg.value_and_grad(elementwise_loss, argnums=(0, 1), backend=backend)
     x, y = data(16)
-    want_value, (want_w, want_b) = eager_value_and_grads(elementwise_loss, [0.5], [0.1], x, y)
+    want_value, (want_w, want_b) = eager_grads(elementwise_loss, [nd.array([0.5]), nd.array([0.1]), x, y],
+                                               (0, 1))
     for _ in range(3):
         value, (gw, gb) = vg(nd.array([0.5]), nd.array([0.1]), x, y)
         close(value, want_value)
