@@ -1,0 +1,82 @@
+"""Vectorizable elementary functions for generated Numba loops.
+
+Why this module exists: inside a Numba loop, `np.exp`, `np.tanh`, `math.sin`, ... lower to calls of glibc's
+scalar libm. LLVM vectorizes the loop, finds no vector version of the call (PyPI's llvmlite has no SVML) and
+scalarizes it again, so a fused kernel that calls libm runs 10-30x slower than numpy. The functions here are
+written in plain arithmetic (range reduction, polynomials, bit manipulation, branch-free selects), so LLVM
+inlines them into the calling loop and vectorizes them to full AVX-512 width.
+
+Use from generated code::
+
+    from jitgrad.codegen.vmath import exp_f32, tanh_f64, FUNCTIONS
+    f32_impl, f64_impl = FUNCTIONS["tanh"]
+
+Every function is `numba.njit(cache=True, error_model="numpy", forceinline=True)` and takes and returns one
+scalar of its dtype (`max`, `min`, `pow`, `mod` take two). The caller's loop should use `error_model="numpy"`
+too, otherwise its own float divisions get zero checks that block vectorization. forceinline marks the compiled
+function `alwaysinline` for LLVM: LLVM's own inliner, left to decide, kept calls in composite functions (sinh
+calling expm1 and exp), and a loop with a call in it does not vectorize. Inlining in LLVM rather than in Numba's
+IR (inline="always") means each function is typed and lowered once per process (and cached on disk), not
+again inside every kernel that calls it; the loops run as fast or faster (log, log2, log10 about 10% slower).
+
+Special values follow numpy: nan propagates, exp overflows to inf and underflows (through the subnormals) to 0,
+log(0) = -inf, log of a negative number is nan, odd functions keep the sign of zero. `accuracy(name, dtype)`
+gives the documented maximum error in ULP (measured over dense samples of the whole domain, see
+tests/test_vmath.py). Functions without a vectorized implementation yet fall back to libm (`np.*`), so that
+every name in FUNCTIONS exists; they are accurate but slow.
+
+Polynomial coefficients are Taylor coefficients or the long-published minimax ones (Cephes' expf); the
+methods (Cody-Waite reduction, fdlibm's log decomposition, Payne-Hanek reduction) are the textbook ones.
+`mad` below is LLVM's fmuladd: it becomes one FMA instruction where the CPU has FMA (this one does).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .base import *  # noqa: F401,F403
+from .exact import *  # noqa: F401,F403
+from .explog import *  # noqa: F401,F403
+from .hyper import *  # noqa: F401,F403
+from .trig import *  # noqa: F401,F403
+
+# ---------------------------------------------------------------------------------------------------------------
+# Table for the code generator: expression name -> (float32 implementation, float64 implementation).
+
+_UNARY_VECTORIZED = ["exp", "expm1", "log", "log2", "log10", "log1p", "sin", "cos", "tan", "sinh", "cosh",
+                     "tanh", "asinh", "acosh", "atanh", "sigmoid", "sign", "round"]
+_LIBM = ["asin", "acos", "atan", "erf", "cbrt"]
+_BINARY = ["pow", "mod"]
+_GENERIC = ["sqrt", "abs", "floor", "ceil", "rint", "trunc", "max", "min"]
+
+FUNCTIONS: dict[str, tuple] = {}
+for _name in _UNARY_VECTORIZED + _LIBM + _BINARY:
+    FUNCTIONS[_name] = (globals()[_name + "_f32"], globals()[_name + "_f64"])
+for _name in _GENERIC:
+    FUNCTIONS[_name] = (globals()[_name + "_any"],) * 2
+UNARY = [n for n in FUNCTIONS if n not in ("pow", "mod", "max", "min")]
+BINARY = ["pow", "mod", "max", "min"]
+
+# Documented maximum error in ULP (each measured over ~1e6 samples spanning the whole domain by
+# tests/test_vmath.py against numpy in a wider type; the bound is the measured maximum rounded up).
+_ACCURACY = {
+    # name: (float32, float64)
+    "exp": (1, 1), "expm1": (2, 3), "log": (1, 1.5), "log1p": (1.5, 1.5),
+    "log2": (2, 2), "log10": (2.5, 2),
+    "sin": (1, 1.5), "cos": (1, 1.5), "tan": (1, 3),
+    "sinh": (3, 3), "cosh": (3, 3), "tanh": (3, 3),
+    "asinh": (1, 2), "acosh": (1, 2), "atanh": (1, 2), "sigmoid": (3, 3),
+    "pow": (1, 1),
+    # libm fallbacks, as measured (float64 erf against scipy in float64, hence the larger bound)
+    "asin": (1, 1), "acos": (1, 1), "atan": (1, 1), "erf": (1, 3.5), "cbrt": (1, 3.5),
+}
+_EXACT = ("sqrt", "abs", "sign", "floor", "ceil", "round", "rint", "trunc", "max", "min", "mod")
+
+
+def accuracy(name: str, dtype) -> float:
+    """Documented maximum error of FUNCTIONS[name] for dtype (float32 or float64), in ULP of the result."""
+    if name not in FUNCTIONS:
+        raise KeyError(f"vmath has no function {name!r}")
+    index = {np.dtype(np.float32): 0, np.dtype(np.float64): 1}[np.dtype(dtype)]
+    if name in _EXACT:
+        return 0.0
+    return float(_ACCURACY[name][index])
