@@ -123,14 +123,24 @@ def grad(heads, variables, head_grads=None, retain_graph=None, create_graph: boo
             raise AutogradError(f"Cannot differentiate with respect to the {i}-th variable because it "
                                 "does not require gradient (call attach_grad() on it first).")
     retain_graph = create_graph if retain_graph is None else retain_graph
-    roots = _roots(heads, head_grads)
-    order = _toposort([entry for entry, _, _ in roots])
-    wanted = {v._entry for v in variables}
-    cts = _run(roots, order, wanted, create_graph=create_graph, train_mode=train_mode)
+    grads, order = gradients(_roots(heads, head_grads), variables, create_graph, train_mode)
     if not retain_graph:
         _free(order)
-    return [cts[v._entry][0] if v._entry in cts else fresh(np.zeros_like(v._data))
-            for v in variables]
+    return grads
+
+
+def gradients(roots, inputs, create_graph: bool, train_mode: bool) -> tuple[list, list]:
+    """(d(roots)/d(x) for each array x in `inputs`, zeros where no path leads to it; the traversed
+    entries). The walk stops at the inputs, which may be variables or recorded results."""
+    wanted = {x._entry for x in inputs}
+    order = _toposort([entry for entry, _, _ in roots], stop=wanted)
+    found = _run(roots, order, wanted, create_graph=create_graph, train_mode=train_mode)
+    grads = []
+    for x in inputs:
+        slot = found.get(x._entry)
+        ct = slot[x._index] if slot is not None else None
+        grads.append(ct if ct is not None else fresh(np.zeros_like(x._data)))
+    return grads, order
 
 
 def _as_list(x) -> list:

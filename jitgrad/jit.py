@@ -321,15 +321,9 @@ def _trace_backward(tracer: Tracer, outs: list) -> BackwardInfo | None:
     with tracing(tracer):
         cts = [NDArray(np.ones_like(o._data)) if e is not None else None for o, e in roots]
         ct_keys = [tracer.add_argument(c).index if c is not None else None for c in cts]
-        order = autograd._toposort([e for _, e in roots if e is not None], stop=set(entries))
-        result = autograd._run([(e, o._index, c) for (o, e), c in zip(roots, cts) if e is not None],
-                               order, set(entries), create_graph=False, train_mode=STATE.training)
-        grads = []
-        for where, x in boundary:
-            slot = result.get(x._entry)
-            g = slot[x._index] if slot is not None and slot[x._index] is not None else \
-                fresh(np.zeros_like(x._data))
-            grads.append(tracer.value_of(g))
+        heads = [(e, o._index, c) for (o, e), c in zip(roots, cts) if e is not None]
+        found, _ = autograd.gradients(heads, [x for _, x in boundary], False, STATE.training)
+        grads = [tracer.value_of(g) for g in found]
     if len(tracer.guards) and tracer.guards[-1].eqn_count > n_forward:
         tracer.impure("the backward converts values to Python")
     graph = _backward_graph(tracer.graph, n_forward, [k for k in ct_keys if k is not None], grads)
@@ -385,11 +379,7 @@ class CompiledBackward:
         result = self.owner.fn(*args, **kwargs)
         outs, _ = flatten(result, self.owner.__name__)
         roots = [(live(o._entry), o._index, g) for o, g in zip(outs, out_grads) if live(o._entry)]
-        wanted = {x._entry for x in self.diff}
-        order = autograd._toposort([e for e, _, _ in roots], stop=wanted)
-        found = autograd._run(roots, order, wanted, create_graph=True, train_mode=STATE.training)
-        return [found[x._entry][x._index] if x._entry in found and found[x._entry][x._index]
-                is not None else fresh(np.zeros_like(x._data)) for x in self.diff]
+        return autograd.gradients(roots, self.diff, True, STATE.training)[0]
 
     def backward(self, *out_grads):
         info = self.info
@@ -436,15 +426,8 @@ def _value_and_grad_eagerly(fn, argnums, args, kwargs, tracer: Tracer | None, ar
             raise TypeError(f"value_and_grad: the function must return one NDArray, got "
                             f"{type(value).__name__}")
         entry = live(value._entry)
-        wanted = {proxies[p]._entry for p in positions}
-        found = {}
-        if entry is not None:
-            head = fresh(np.ones_like(value._data))
-            order = autograd._toposort([entry])
-            found = autograd._run([(entry, value._index, head)], order, wanted, create_graph=False,
-                                  train_mode=STATE.training)
-        grads = [found[proxies[p]._entry][0] if proxies[p]._entry in found else
-                 fresh(np.zeros_like(proxies[p]._data)) for p in positions]
+        heads = [] if entry is None else [(entry, value._index, fresh(np.ones_like(value._data)))]
+        grads, _ = autograd.gradients(heads, [proxies[p] for p in positions], False, STATE.training)
         outs = [value] + grads
         graph_outputs = [tracer.value_of(o) for o in outs] if tracer is not None else None
     plain = [NDArray(o._data) for o in outs]  # the caller gets arrays without the trace's tape
@@ -487,11 +470,15 @@ def grad(fn, argnums=0, **options):
     return gradient
 
 
+def _compiled(fn) -> CompiledFunction:
+    """`fn` as a CompiledFunction: itself, the one behind jg.grad, or a new one for a plain function."""
+    compiled = getattr(fn, "compiled", fn)
+    return compiled if isinstance(compiled, CompiledFunction) else CompiledFunction(fn)
+
+
 def trace_graph(fn, *args, **kwargs) -> Graph:
     """The whole traced program of one call of `fn` (a function, or a compiled one), uncached."""
-    compiled = getattr(fn, "compiled", fn)
-    if not isinstance(compiled, CompiledFunction):
-        compiled = CompiledFunction(fn)
+    compiled = _compiled(fn)
     tracer, _, outputs, _, _ = compiled._collect(args, kwargs)
     tracer.graph.outputs = outputs
     return tracer.graph
@@ -500,9 +487,7 @@ def trace_graph(fn, *args, **kwargs) -> Graph:
 def explain(fn, *args, **kwargs) -> str:
     """The traces of `fn` for these arguments: IR per segment, guards, fusion steps, kernel sources.
     Runs one call (tracing it if this signature is new)."""
-    compiled = getattr(fn, "compiled", fn)
-    if not isinstance(compiled, CompiledFunction):
-        compiled = CompiledFunction(fn)
+    compiled = _compiled(fn)
     compiled(*args, **kwargs)
     root = compiled._roots.get(compiled._signature(args, kwargs))
     if root == "eager":
