@@ -505,6 +505,8 @@ def _explain_program(program, lines: list, pad: str) -> None:
     for name, source, _ in program.kernels:
         lines.append(f"{pad}-- source of {name}")
         lines += [pad + "    " + line for line in source.splitlines()]
+    lines.append(f"{pad}-- launcher (runs the steps)")
+    lines += [pad + "    " + line for line in program.launch_source.splitlines()]
 
 
 def _explain_segment(seg, lines: list, depth: int, label: str) -> None:

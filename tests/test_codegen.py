@@ -185,7 +185,8 @@ def test_fallback_steps_between_kernels():
     graph = build([((3, 5), np.float64), ((5, 4), np.float64)], ops, [10, 8])
     program = check(graph, [sample((-1, 1), (3, 5), np.float64, 5), sample((-1, 1), (5, 4), np.float64, 6)])
     kinds = [s.eqn.prim.name if isinstance(s, FallbackStep) else "kernel" for s in program.steps]
-    assert kinds == ["dot", "kernel", "kernel", "kernel", "reshape"], kinds   # max | exp, sum | divide
+    assert kinds == ["dot", "kernel", "reshape"], kinds   # max | exp, sum | divide: stages of one row loop
+    assert "row kernel" in program.steps[1].describe()
     assert "fallback dot" in program.describe()
 
 
@@ -210,3 +211,63 @@ def test_parallel_variant_matches(monkeypatch):
     program = build_program(graph)
     assert kernels(program)[0].parallel
     check(graph, [sample((-1, 1), (40, 3), np.float64, 7), sample((-1, 1), (3,), np.float64, 8)], program)
+
+
+# ---- row kernels: stages over (n0, n1) and its rows in one loop over rows ----------------------------
+
+def row_graph(n0, n1, dtype=np.float64):
+    """Every way a stage reads and writes: row inputs (n0,) and (n0, 1), a column input, a scalar; row
+    reductions of each kind used by later stages; column and full reductions; full, per-row and column
+    values needed outside."""
+    S = {"axes": (1,), "keepdims": True}
+    ops = [("multiply", [0, 2], {}),                                   # 5 full
+           ("max", [5], S), ("min", [5], S),                           # 6, 7 row
+           ("subtract", [5, 6], {}), ("exp", [8], {}),                 # 8, 9 full
+           ("sum", [9], S), ("prod", [8], S),                          # 10, 11 row
+           ("log", [10], {}), ("add", [12, 6], {}),                    # 12, 13 row
+           ("reshape", [13], {"shape": (n0,)}), ("add", [14, 1], {}),  # 14, 15 row (n0,)
+           ("sum", [15], {"axes": (0,), "keepdims": False}),           # 16 full reduction of rows
+           ("divide", [9, 10], {}), ("multiply", [17, 3], {}),         # 17, 18 full
+           ("sum", [18], {"axes": (0,), "keepdims": True}),            # 19 column
+           ("sum", [18], {"axes": (0, 1), "keepdims": False}),         # 20 full
+           ("add", [7, 11], {}), ("multiply", [21, 4], {})]            # 21, 22 row, (n0, 1) input
+    inputs = [((n0, n1), dtype), ((n0,), dtype), ((n1,), dtype), ((1,), dtype), ((n0, 1), dtype)]
+    return build(inputs, ops, [16, 19, 20, 17, 22, 13])
+
+
+def row_arrays(n0, n1, dtype=np.float64, seed=0):
+    shapes = [(n0, n1), (n0,), (n1,), (1,), (n0, 1)]
+    return [sample((-1, 1), s, dtype, seed + i) for i, s in enumerate(shapes)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_row_kernel_runs_every_stage_kind_in_one_loop(dtype):
+    program = check(row_graph(5, 7, dtype), row_arrays(5, 7, dtype))
+    rows = [s for s in program.steps if isinstance(s, KernelStep) and "row kernel" in s.describe()]
+    assert len(rows) == 1 and len(program.steps) == 1, program.describe()
+
+
+def test_a_row_kernel_serves_every_size_of_its_structure():
+    small = check(row_graph(3, 4), row_arrays(3, 4))
+    large = check(row_graph(9, 33), row_arrays(9, 33, seed=3))
+    assert small.steps[0].compiled is large.steps[0].compiled
+
+
+def test_row_max_and_min_propagate_nan_and_keep_integers_exact():
+    x = sample((-1, 1), (4, 6), np.float64, 1)
+    x[2, 3] = np.nan
+    ops = [("max", [0], {"axes": (1,), "keepdims": True}), ("subtract", [0, 1], {}),
+           ("min", [2], {"axes": (1,), "keepdims": True}), ("add", [1, 3], {})]
+    got = check(build([((4, 6), np.float64)], ops, [4]), [x])([x])[0]
+    assert np.isnan(got[2, 0]) and np.isfinite(np.delete(got, 2, 0)).all()
+    big = np.array([[2 ** 62 + 1, -5, 2 ** 62], [7, 2 ** 62 + 3, 1]], np.int64)
+    check(build([((2, 3), np.int64)], ops, [4]), [big])
+
+
+def test_a_stage_never_reads_a_reduction_over_axis_0_of_its_own_loop():
+    # c = x - colsum(x) needs the column sums of every row before its first row: two loops
+    ops = [("sum", [0], {"axes": (1,), "keepdims": True}), ("subtract", [0, 1], {}),
+           ("sum", [2], {"axes": (0,), "keepdims": True}), ("subtract", [2, 3], {}),
+           ("sum", [4], {"axes": (1,), "keepdims": True})]
+    program = check(build([((4, 5), np.float64)], ops, [5]), [sample((-1, 1), (4, 5), np.float64, 2)])
+    assert len([s for s in program.steps if isinstance(s, KernelStep)]) == 2, program.describe()

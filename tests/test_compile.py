@@ -322,3 +322,21 @@ def test_threads_share_a_compiled_function(backend):
     assert not errors
     assert len(results) == 40 and all(np.allclose(r, want, rtol=1e-6) for r in results)
     assert body.runs == 1 and loss.cache_info()["traces"] == 1
+
+
+def test_logsumexp_value_and_grad_is_one_loop_over_rows():
+    """sum(logsumexp(x*w, axis=1)) and its gradient for w: x is read in one loop over rows (max, exp-sum
+    and the gradient's column sum are stages of it), and the result equals the hand-derived numpy one."""
+    rng = np.random.default_rng(0)
+    x_np, w_np = rng.standard_normal((6, 5)), rng.standard_normal(5)
+    vg = jg.value_and_grad(lambda x, w: nd.sum(nd.logsumexp(x * w, axis=1)), argnums=1)
+    x, w = nd.array(x_np, dtype=np.float64), nd.array(w_np, dtype=np.float64)
+    vg(x, w)
+    value, grad = vg(x, w)
+    z = x_np * w_np
+    soft = np.exp(z - z.max(1, keepdims=True))
+    soft /= soft.sum(1, keepdims=True)
+    np.testing.assert_allclose(value.asnumpy(), [np.log(np.exp(z).sum(1)).sum()], rtol=1e-12)
+    np.testing.assert_allclose(grad.asnumpy(), (soft * x_np).sum(0), rtol=1e-12)
+    text = jg.explain(vg, x, w)
+    assert "(1 kernels)" in text and "row kernel over [6, 5]" in text, text

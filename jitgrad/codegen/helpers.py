@@ -16,6 +16,9 @@ import os
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
 
 JIT = dict(cache=True, nogil=True, error_model="numpy")
 REASSOC = {"reassoc", "contract", "arcp", "nsz"}
@@ -147,11 +150,34 @@ def prod_block(buf, m):
     return s
 
 
+def _extreme(name: str):
+    """`name` of two values of one type ("max" or "min") as one LLVM intrinsic: llvm.maximum/minimum for
+    floats (NaN propagates, as in np.max), llvm.smax/umax/smin/umin for integers. The loop vectorizer turns
+    a loop of these into vector operations; the compare-and-select of `maximum` it leaves scalar (a row
+    max of 1024 floats: 7x slower, with or without fast-math flags)."""
+    @intrinsic
+    def extreme(typingctx, a, b):
+        if a != b or not isinstance(a, (types.Float, types.Integer, types.Boolean)):
+            return None
+
+        def codegen(context, builder, signature, args):
+            ty = args[0].type
+            kind = ("llvm." + name + "imum" if isinstance(a, types.Float)
+                    else f"llvm.{'s' if getattr(a, 'signed', False) else 'u'}{name}")
+            fn = builder.module.declare_intrinsic(kind, [ty], ir.FunctionType(ty, [ty, ty]))
+            return builder.call(fn, args)
+        return a(a, b), codegen
+    return extreme
+
+
+larger, smaller = _extreme("max"), _extreme("min")
+
+
 @numba.njit(**JIT)
 def max_block(buf, m):
     s = buf[0]
     for i in range(m):
-        s = maximum(s, buf[i])
+        s = larger(s, buf[i])
     return s
 
 
@@ -159,7 +185,7 @@ def max_block(buf, m):
 def min_block(buf, m):
     s = buf[0]
     for i in range(m):
-        s = minimum(s, buf[i])
+        s = smaller(s, buf[i])
     return s
 
 

@@ -1,4 +1,5 @@
-"""Graph -> Program: simplify, fuse, render and compile each kernel, and run the steps in order.
+"""Graph -> Program: simplify, fuse, group row stages, render and compile each kernel, and run the steps
+in order (through the straight-line launcher of launch.py).
 
 `build_program(graph, name)` returns a `Program`; calling it with numpy arrays (matching `graph.inputs`,
 any layout) returns the outputs, exactly the shapes and dtypes of `graph.outputs`. `out_buffers` maps an
@@ -21,7 +22,10 @@ from ..ir.graph import Graph, name as value_name
 from ..passes.fusion import Fallback, Kernel, fuse
 from ..passes.simplify import simplify
 from .compile import load, log
+from .launch import launcher
+from ..passes.rows import RowKernel, group_rows
 from .render import render_kernel
+from .rows import render_rows
 
 PARALLEL_MIN = int(os.environ.get("JITGRAD_PARALLEL_MIN", 1 << 17))  # elements; see the module doc
 # OpenMP workers that spin on a busy, shared 2-core VM stall a parallel call for ~6 ms; passive
@@ -32,9 +36,10 @@ os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 
 class KernelStep:
-    def __init__(self, kernel: Kernel, graph: Graph, kname: str, graph_name: str):
+    def __init__(self, kernel: Kernel | RowKernel, graph: Graph, kname: str, graph_name: str):
         self.kernel = kernel
-        self.rendered = render_kernel(kernel, graph, kname, graph_name)
+        render = render_rows if isinstance(kernel, RowKernel) else render_kernel
+        self.rendered = render(kernel, graph, kname, graph_name)
         self.compiled = load(self.rendered.source)
         total = math.prod(kernel.shape)
         self.parallel = total >= PARALLEL_MIN and self.rendered.sizes[0] > 1
@@ -98,14 +103,15 @@ class Program:
         self.name = name
         self.source_graph = graph
         self.graph = simplify(graph)
-        self.plan = fuse(self.graph)
+        self.plan = group_rows(fuse(self.graph), self.graph)
         self.steps = []
         for step in self.plan:
-            if isinstance(step, Kernel):
+            if isinstance(step, (Kernel, RowKernel)):
                 self.steps.append(KernelStep(step, self.graph, f"{name}_k{len(self.kernels)}", name))
             else:
                 self.steps.append(FallbackStep(step, name))
         self.literals = {i: np.asarray(d) for i, d in self.graph.literals.items()}
+        self.launch, self.launch_source = launcher(self)
 
     @property
     def kernels(self) -> list:
@@ -114,6 +120,8 @@ class Program:
                 for s in getattr(self, "steps", []) if isinstance(s, KernelStep)]
 
     def __call__(self, arrays: list, out_buffers: dict | None = None) -> list:
+        if not out_buffers:
+            return self.launch(*arrays)
         env = dict(self.literals)
         for v, a in zip(self.graph.inputs, arrays, strict=True):
             env[v.index] = np.asarray(a)

@@ -177,36 +177,55 @@ class KernelRenderer:
         dims = ["chunks0"] + ["1" if d in r.attrs["axes"] else f"n{d}" for d in range(self.ndim)]
         return f"({', '.join(dims)})"
 
-    def render(self) -> RenderedKernel:
-        k, kn = self.k, self.kname
-        sizes = ("n0",) if self.flat else tuple(f"n{d}" for d in range(self.ndim))
-        ins = [f"in_{self.local(v)}" for v in self.scalars + self.arrays]
-        outs = [f"out_{self.local(v)}" for v in k.outputs] + [f"out_{self.local(r.out)}" for r in k.reductions]
-        accs = [f"acc_{self.local(r.out)}" for r in k.reductions]
-        body = [f"{self.local(v)} = in_{self.local(v)}[0]" for v in self.scalars]
-        body += [f"{acc} = np.full({self.accumulator_shape(r)}, {identity(r)}, "
-                 f"np.{accumulator_dtype(r.inputs[0].dtype).name})"
-                 for r, acc in zip(k.reductions, accs, strict=True)]
-        body += ["for c0 in prange(chunks0):", "    lo0, hi0 = c0 * n0 // chunks0, (c0 + 1) * n0 // chunks0"]
-        body += ["    " + s for s in (self.flat_range() if self.flat else self.nd_range())]
-        for r, acc, out in zip(k.reductions, accs, outs[len(k.outputs):], strict=True):
+    def combine_accumulators(self, pairs) -> list[str]:
+        """Fold the per-chunk rows of each accumulator into its output."""
+        body = []
+        for r, out in pairs:
+            acc = f"acc_{self.local(r.out)}"
             combine = REDUCERS[r.prim.name][1].format("t0", f"{acc}2[c1, j0]")
             body += [f"{acc}2 = {acc}.reshape(({acc}.shape[0], {out}.size))",
                      f"for j0 in range({out}.size):", f"    t0 = {acc}2[0, j0]",
                      f"    for c1 in range(1, {acc}.shape[0]):", f"        t0 = {combine}",
                      f"    {out}[j0] = t0"]
+        return body
+
+    def accumulators(self, reductions) -> list[str]:
+        return [f"acc_{self.local(r.out)} = np.full({self.accumulator_shape(r)}, {identity(r)}, "
+                f"np.{accumulator_dtype(r.inputs[0].dtype).name})" for r in reductions]
+
+    def render(self) -> RenderedKernel:
+        k = self.k
+        sizes = ("n0",) if self.flat else tuple(f"n{d}" for d in range(self.ndim))
+        ins = [f"in_{self.local(v)}" for v in self.scalars + self.arrays]
+        outs = [f"out_{self.local(v)}" for v in k.outputs] + [f"out_{self.local(r.out)}" for r in k.reductions]
+        body = [f"{self.local(v)} = in_{self.local(v)}[0]" for v in self.scalars]
+        body += self.accumulators(k.reductions)
+        body += ["for c0 in prange(chunks0):", "    lo0, hi0 = c0 * n0 // chunks0, (c0 + 1) * n0 // chunks0"]
+        body += ["    " + s for s in (self.flat_range() if self.flat else self.nd_range())]
+        body += self.combine_accumulators(zip(k.reductions, outs[len(k.outputs):], strict=True))
+        return self.module(sizes, ins, outs, body)
+
+    def module(self, sizes, ins, outs, body) -> RenderedKernel:
         lines = self.header()
         lines += [f"{alias} = {lookup}" for alias, lookup in sorted(self.calls.items())]
         lines += ["", "", f"def kernel(chunks0, {', '.join([*sizes, *ins, *outs])}):"]
         lines += ["    " + s for s in body]
-        return RenderedKernel(kn, "\n".join(lines) + "\n", self.flat, self.size_values(), self.arguments())
+        return RenderedKernel(self.kname, "\n".join(lines) + "\n", self.flat, self.size_values(),
+                              self.arguments())
+
+    def form_name(self) -> str:
+        return f"{self.ndim}-d loop nest"
+
+    def written(self) -> list[Value]:
+        return self.k.outputs + [r.out for r in self.k.reductions]
 
     def header(self) -> list[str]:
-        form = f"flat, blocks of {BLOCK}" if self.flat else f"{self.ndim}-d loop nest"
+        form = f"flat, blocks of {BLOCK}" if self.flat else self.form_name()
         eqn_lines = []
         for e in self.k.all_eqns():
             args = " ".join(self.local(v) for v in e.inputs)
-            attrs = "".join(f"[{a}={e.attrs[a]!r}]" for a in sorted(e.attrs) if e.prim.name != "broadcast_to")
+            attrs = "".join(f"[{a}={e.attrs[a]!r}]" for a in sorted(e.attrs)
+                            if e.prim.name not in ("broadcast_to", "reshape"))  # sizes: not structure
             eqn_lines.append(f"#   {self.local(e.out)} = {e.prim.name}{attrs} {args}")
         dims = ",".join("1" if n == 1 else f"n{d}" for d, n in enumerate(self.shape))
         math_from = sorted({f"{a}: {function_source(*_split(lookup))}" for a, lookup in self.calls.items()})
@@ -215,7 +234,7 @@ class KernelRenderer:
                  f"names: {', '.join(f'{n}={value_name(i)}' for i, n in self.names.items())}"]
                 + eqn_lines
                 + [f"# reads {' '.join(self.local(v) for v in self.k.inputs) or '-'}; writes "
-                   f"{' '.join(self.local(v) for v in self.k.outputs + [r.out for r in self.k.reductions])}",
+                   f"{' '.join(self.local(v) for v in self.written())}",
                    f"# scalar math from {', '.join(math_from) or '-'}; {CACHE_TAG}",
                    "import numpy as np", "from numba import prange",
                    "from jitgrad.codegen.helpers import (function, maximum, minimum, sum_block, prod_block,",

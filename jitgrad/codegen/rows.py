@@ -1,0 +1,156 @@
+"""Render a RowKernel (passes.rows): one loop over the rows of (n0, n1), its stages run in turn per row.
+
+Inside `for i0 in range(lo0, hi0)`: an inner stage is a loop over the row's n1 elements; a full value a
+later stage reads is stored to a row buffer (`x_row`) and loaded from it there; a row reduction is folded
+from its term buffer when the stage's loop ends and is a plain local from then on, like every per-row
+value (row stages are scalar code). Reductions over axis 0 accumulate per chunk (`acc_x[c0, ...]`) and
+are combined after the loop, as in a plain kernel. Names, header and argument conventions are
+KernelRenderer's.
+"""
+from __future__ import annotations
+
+import math
+
+from ..ir.graph import Value
+from ..passes.fusion import Kernel, unique
+from ..passes.rows import RowKernel
+from .helpers import REDUCERS
+from .render import Arg, KernelRenderer, buffer_dtype, constructor
+
+
+class RowRenderer(KernelRenderer):
+    def __init__(self, group: RowKernel, graph, kname: str, graph_name: str):
+        super().__init__(group, graph, kname, graph_name)
+        self.flat = False
+        self.stage_of = {e.out.index: i for i, s in enumerate(group.stages) for e in s.all_eqns()}
+        self.late = group.late()
+        inner = [s for s in group.stages if group.is_inner(s)]
+        self.inner_reads = {v.index for s in inner for e in s.all_eqns() for v in e.inputs}
+        self.buffered = {v.index for i, s in enumerate(group.stages) if group.is_inner(s)
+                         for e in s.all_eqns() for v in e.inputs
+                         if self.stage_of.get(v.index, i) < i and v.shape == group.shape}
+
+    def form(self, v: Value) -> tuple:
+        """The 2-d shape an outside array is passed as: per-row arrays of row stages are (n0, 1)."""
+        return self.padded(v) if v.index in self.inner_reads else (self.shape[0], 1)
+
+    def form_name(self) -> str:
+        return f"loop over rows, {len(self.k.stages)} stages"
+
+    def written(self) -> list[Value]:
+        return self.k.outputs
+
+    # ---- one row ---------------------------------------------------------------------------
+    def row_loads(self) -> list[str]:
+        lines = []
+        for v in self.arrays:
+            form, x = self.form(v), self.local(v)
+            row = "0" if form[0] == 1 else "i0"
+            lines.append(f"{x} = in_{x}[{row}, 0]" if form[1] == 1 else f"{x}_ = in_{x}[{row}]")
+        lines += [f"{self.local(v)}_ = out_{self.local(v)}[i0]" for v in self.k.outputs
+                  if v.shape == self.shape]
+        return lines
+
+    def inner_stage(self, i: int, stage: Kernel) -> list[str]:
+        outputs = {v.index for v in self.k.outputs}
+        arrays = {v.index for v in self.arrays}
+        reads = unique(v for e in stage.all_eqns() for v in e.inputs)
+        body = [f"{self.local(v)} = {self.local(v)}_[i1]" for v in reads
+                if v.index in arrays and self.form(v)[1] != 1]
+        body += [f"{self.local(v)} = {self.local(v)}_row[i1]" for v in reads
+                 if v.index in self.buffered and self.stage_of[v.index] < i]
+        loads = len(body)
+        body += [f"{self.local(e.out)} = {self.expression(e)}" for e in stage.eqns]
+        body += [f"{self.local(e.out)}_[i1] = {self.local(e.out)}" for e in stage.eqns if e.out.index in outputs]
+        body += [f"{self.local(e.out)}_row[i1] = {self.local(e.out)}" for e in stage.eqns
+                 if e.out.index in self.buffered]
+        before, after = [], []
+        for r in stage.reductions:
+            src, out = self.local(r.inputs[0]), self.local(r.out)
+            block, combine = REDUCERS[r.prim.name][:2]
+            if tuple(r.attrs["axes"]) == (0,):        # a column accumulator: one term per element
+                before.append(f"{out}_ = acc_{out}[c0, 0]")
+                body.append(f"{out}_[i1] = " + combine.format(f"{out}_[i1]", src))
+                continue
+            terms = self.terms(r)
+            if terms == f"{out}_buf":
+                body.append(f"{out}_buf[i1] = {src}")
+            if r.out.index in self.late:                # over both axes
+                after.append(f"acc_{out}[c0, 0, 0] = " + combine.format(f"acc_{out}[c0, 0, 0]",
+                                                                         f"{block}({terms}, n1)"))
+            else:                                       # over the row: usable by the next stage
+                after.append(f"{out} = {constructor(r.out.dtype)}({block}({terms}, n1))")
+                if r.out.index in outputs:
+                    after.append(f"out_{out}[i0] = {out}")
+        loop = ["for i1 in range(n1):"] + ["    " + s for s in body] if len(body) > loads else []
+        return before + loop + after
+
+    def terms(self, r) -> str:
+        """Where a row's reduction terms are: the row of an input array or the row buffer of a value
+        kept for a later stage (when their dtype is the terms' dtype), else a buffer of their own."""
+        src = r.inputs[0]
+        if buffer_dtype(src.dtype) == src.dtype:
+            if src.index in self.buffered:
+                return f"{self.local(src)}_row"
+            if any(v.index == src.index for v in self.arrays) and self.form(src) == self.shape:
+                return f"{self.local(src)}_"
+        return f"{self.local(r.out)}_buf"
+
+    def row_stage(self, stage) -> list[str]:
+        outputs = {v.index for v in self.k.outputs}
+        eqns = stage.eqns if isinstance(stage, Kernel) else [stage.eqn]   # or a row reshape: a rename
+        lines = [f"{self.local(e.out)} = " + (self.local(e.inputs[0]) if e.prim.name == "reshape"
+                                              else self.expression(e)) for e in eqns]
+        lines += [f"out_{self.local(e.out)}[i0] = {self.local(e.out)}" for e in eqns if e.out.index in outputs]
+        for r in getattr(stage, "reductions", []):
+            out = self.local(r.out)
+            index = ", ".join(["c0"] + ["0"] * len(r.inputs[0].shape))
+            combine = REDUCERS[r.prim.name][1]
+            lines.append(f"acc_{out}[{index}] = " + combine.format(f"acc_{out}[{index}]", self.local(r.inputs[0])))
+        return lines
+
+    # ---- the module --------------------------------------------------------------------------
+    def late_reductions(self) -> list:
+        outputs = {v.index for v in self.k.outputs}   # each is one: nothing in the group can read it
+        return [r for r in self.k.reductions if r.out.index in self.late and r.out.index in outputs]
+
+    def accumulator_shape(self, r) -> str:
+        shape = r.inputs[0].shape
+        dims = ["chunks0"] + ["1" if d in r.attrs["axes"] or shape[d] == 1 else f"n{d}"
+                              for d in range(len(shape))]
+        return f"({', '.join(dims)})"
+
+    def render(self):
+        ins = [f"in_{self.local(v)}" for v in self.scalars + self.arrays]
+        outs = [f"out_{self.local(v)}" for v in self.k.outputs]
+        body = [f"{self.local(v)} = in_{self.local(v)}[0]" for v in self.scalars]
+        body += self.accumulators(self.late_reductions())
+        body += ["for c0 in prange(chunks0):", "    lo0, hi0 = c0 * n0 // chunks0, (c0 + 1) * n0 // chunks0"]
+        scratch = [f"{self.local(v)}_row = np.empty(n1, np.{v.dtype.name})" for v in self.values()
+                   if v.index in self.buffered]
+        scratch += [f"{self.local(r.out)}_buf = np.empty(n1, np.{buffer_dtype(r.inputs[0].dtype).name})"
+                    for s in self.k.stages if self.k.is_inner(s) for r in s.reductions
+                    if tuple(r.attrs["axes"]) != (0,) and self.terms(r).endswith("_buf")]
+        row = self.row_loads()
+        for i, stage in enumerate(self.k.stages):
+            row += self.inner_stage(i, stage) if self.k.is_inner(stage) else self.row_stage(stage)
+        body += ["    " + s for s in scratch + ["for i0 in range(lo0, hi0):"] + ["    " + s for s in row]]
+        index = {v.index: f"out_{self.local(v)}" for v in self.k.outputs}
+        body += self.combine_accumulators((r, index[r.out.index]) for r in self.late_reductions())
+        return self.module(("n0", "n1"), ins, outs, body)
+
+    def values(self) -> list[Value]:
+        return [e.out for e in self.k.all_eqns()]
+
+    # ---- how the program calls it ------------------------------------------------------------
+    def arguments(self) -> list[Arg]:
+        args = [Arg("input", v, (1,)) for v in self.scalars]
+        args += [Arg("input", v, self.form(v)) for v in self.arrays]
+        for v in self.k.outputs:
+            full = v.shape == self.shape and v.index not in self.late
+            args.append(Arg("output", v, self.shape if full else (math.prod(v.shape),)))
+        return args
+
+
+def render_rows(group: RowKernel, graph, kname: str, graph_name: str = "f"):
+    return RowRenderer(group, graph, kname, graph_name).render()
