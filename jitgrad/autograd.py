@@ -223,34 +223,34 @@ def _run(roots, order, wanted, create_graph: bool, train_mode: bool) -> dict:
 
 def _propagate(node: Node, out_grads: list, needs: set, cts: dict) -> None:
     """Send the cotangents of `node`'s outputs to those of its inputs that lead to a wanted variable."""
-    inputs = tuple(NDArray(d) if p is None else NDArray(d, p[0], p[1])
-                   for d, p in zip(node.in_data, node.parents))
     if node.fn is not None and STATE.recording and hasattr(node.fn, "backward_recorded"):
         in_grads = node.fn.backward_recorded(_filled(node, out_grads))  # create_graph=True
     elif node.fn is not None:
-        in_grads = _function_backward(node, out_grads, inputs)
+        in_grads = _function_backward(node, out_grads)
     else:
+        inputs = tuple(NDArray(d) if p is None else NDArray(d, p[0], p[1])
+                       for d, p in zip(node.in_data, node.parents))
         g, out = out_grads[0], NDArray(node.out_data[0], node, 0)
         in_grads = [None] * len(inputs)
         for i, p in enumerate(node.parents):
             rule = node.prim.grad_rule(i) if p is not None and p[0] in needs else None
             if rule is not None:
                 in_grads[i] = rule(g, out, *inputs, **node.attrs)
-    for x, p, ct in zip(inputs, node.parents, in_grads):
+    for x, p, ct in zip(node.in_data, node.parents, in_grads):
         if ct is not None and p is not None and p[0] in needs:
             _accumulate(cts, p[0], p[1], _fit(ct, x, node))
 
 
-def _fit(ct: NDArray, x: NDArray, node: Node) -> NDArray:
-    """The cotangent at x's shape: broadcast elementwise operands are summed back here."""
+def _fit(ct: NDArray, x: np.ndarray, node: Node) -> NDArray:
+    """The cotangent at the shape of input data x: broadcast elementwise operands are summed back here."""
     if ct.shape != x.shape:
         if node.fn is not None or node.prim.kind != "elementwise":
             raise op_error(ShapeError, f"{node.name} (gradient)", f"gradient of shape {ct.shape} for "
-                           f"an input of shape {x.shape}", ct, x)
+                           f"an input of shape {x.shape}", ct, NDArray(x))
         ct = unbroadcast(ct, x.shape)
     if ct.dtype != x.dtype:
         raise op_error(DTypeError, f"{node.name} (gradient)", "gradient dtype differs from the input's",
-                       ct, x)
+                       ct, NDArray(x))
     return ct
 
 
@@ -330,15 +330,15 @@ def _filled(node: Node, out_grads: list) -> list:
     return [g if g is not None else fresh(np.zeros_like(d)) for g, d in zip(out_grads, node.out_data)]
 
 
-def _function_backward(node: Node, out_grads: list, inputs: tuple) -> list:
+def _function_backward(node: Node, out_grads: list) -> list:
     fn = node.fn
     grads = _filled(node, out_grads)
     with pause(train_mode=STATE.training):
         result = fn.backward(*grads)
     results = [result] if isinstance(result, NDArray) else list(result)
-    if len(results) != len(inputs):
+    if len(results) != len(node.in_data):
         raise AutogradError(f"{type(fn).__name__}.backward returned {len(results)} gradients for "
-                            f"{len(inputs)} inputs")
+                            f"{len(node.in_data)} inputs")
     for r in results:
         if not isinstance(r, NDArray):
             raise TypeError(f"{type(fn).__name__}.backward must return NDArrays, got {type(r).__name__}")
