@@ -105,8 +105,10 @@ def save_loss_curve(results: dict, path: Path, title: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(6, 4))
     for mode, metrics in results.items():
+        eager = mode == "eager"  # drawn wide below the compiled curve, which usually covers it
         ax.plot(range(1, len(metrics["losses"]) + 1), metrics["losses"], label=mode,
-                linestyle="-" if mode == "compiled" else "--")
+                linestyle="-" if eager else "--", linewidth=4 if eager else 1.5,
+                alpha=0.5 if eager else 1.0)
     ax.set(xlabel="epoch", ylabel="training loss", title=title, yscale="log")
     ax.legend()
     fig.tight_layout()
