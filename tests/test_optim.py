@@ -45,6 +45,7 @@ def adam_reference(p, grads, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay
 
 CASES = [
     (SGD, dict(lr=0.1), sgd_reference),
+    (SGD, dict(lr=0.1, momentum=0.9), sgd_reference),  # the first buffer is the gradient itself
     (SGD, dict(lr=0.1, momentum=0.9, dampening=0.25, weight_decay=0.05), sgd_reference),
     (SGD, dict(lr=0.05, momentum=0.8, nesterov=True, weight_decay=0.01), sgd_reference),
     (Adam, dict(lr=0.01), adam_reference),
@@ -52,7 +53,7 @@ CASES = [
     (AdamW, dict(lr=0.01, weight_decay=0.1), lambda p, g, **kw: adam_reference(p, g, decoupled=True,
                                                                               **kw)),
 ]
-IDS = ["sgd", "sgd-momentum-dampening-decay", "sgd-nesterov", "adam", "adam-l2", "adamw"]
+IDS = ["sgd", "sgd-momentum", "sgd-momentum-dampening-decay", "sgd-nesterov", "adam", "adam-l2", "adamw"]
 
 
 def make_params(dtype="float64", seed=0):

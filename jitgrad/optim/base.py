@@ -81,23 +81,32 @@ class Optimizer:
         """Apply one update to every parameter, from the gradients in their `grad` buffers."""
         self.check(f"{type(self).__name__}.step", **{n: getattr(self, n) for n in self.HYPER})
         self.step_count += 1
-        grads = [self._grad(i, p) for i, p in enumerate(self.params)]
-        values = self.scalars()
-        dtypes = list(dict.fromkeys(p._data.dtype for p in self.params))
-        slot = tuple(dtypes.index(p._data.dtype) for p in self.params)
-        table = [NDArray(np.asarray(values[name], dtype=dt)) for dt in dtypes for name in values]
-        config = (type(self).update, len(self.params), slot, self.STATES, tuple(values),
-                  tuple(sorted(self.statics().items())))
-        arrays = [p.detach() for p in self.params] + grads + \
-            [NDArray(s) for name in self.STATES for s in self.state[name]] + table
+        config, arrays = self._program_inputs()
         with autograd.pause():
             run = PROGRAM if self._use_compiled() else _flat_update
             out = run(config, *arrays)
         n = len(self.params)
         for p, new in zip(self.params, out[:n]):
             p._writable()[...] = new._data
+        # a state may come back as an input's own buffer (SGD's first momentum is the gradient):
+        # the optimizer must own it, or the next backward would overwrite it
+        inputs = {id(x._data) for x in arrays}
         for j, name in enumerate(self.STATES):
-            self.state[name] = [a._data for a in out[(1 + j) * n:(2 + j) * n]]
+            self.state[name] = [a._data.copy() if id(a._data) in inputs else a._data
+                                for a in out[(1 + j) * n:(2 + j) * n]]
+
+    def _program_inputs(self) -> tuple:
+        """(static config, flat arrays): parameters, gradients, states, then per dtype the 0-d
+        arrays of this step's changing values."""
+        values = self.scalars()
+        dtypes = list(dict.fromkeys(p._data.dtype for p in self.params))
+        slot = tuple(dtypes.index(p._data.dtype) for p in self.params)
+        table = [NDArray(np.asarray(values[name], dtype=dt)) for dt in dtypes for name in values]
+        config = (type(self).update, len(self.params), slot, self.STATES, tuple(values),
+                  tuple(sorted(self.statics().items())))
+        grads = [self._grad(i, p) for i, p in enumerate(self.params)]
+        states = [NDArray(s) for name in self.STATES for s in self.state[name]]
+        return config, [p.detach() for p in self.params] + grads + states + table
 
     def _use_compiled(self) -> bool:
         if self.compiled == "auto":
