@@ -94,6 +94,8 @@ def test_other_functions_fall_back_to_numpy():
     np.testing.assert_array_equal(np.argsort(x, axis=1), np.argsort(X, axis=1))
     np.testing.assert_array_equal(np.cumsum(x), np.cumsum(X.astype(np.float32)))
     assert np.shape(x) == (2, 3)
+    y = np.positive(x)
+    assert isinstance(y, jg.NDArray) and y._data is not x._data
 
 
 def test_fallback_refuses_to_drop_a_gradient():
@@ -115,6 +117,8 @@ def test_existing_operator_behaviour_is_kept():
         np.ones(2) == x
     with pytest.raises(DTypeError, match="different dtypes"):
         np.add(x, nd.array([1.0, 2.0], dtype="float64"))
+    with pytest.raises(DTypeError, match=r"np.dot: a numpy array operand.*float64 \(2,\)"):
+        np.dot(x, np.ones(2))
     assert (np.float64(2.5) * x).dtype == np.float32
     assert np.asarray(x) is x._data and np.array(x) is not x._data
 

@@ -28,7 +28,7 @@ UFUNCS = {np.add: emath.add, np.subtract: emath.subtract, np.multiply: emath.mul
           np.greater_equal: emath.greater_equal, np.less: emath.less, np.less_equal: emath.less_equal,
           np.absolute: emath.abs, np.square: emath.square, np.reciprocal: emath.reciprocal,
           np.floor_divide: lambda a, b, out=None: _out(NDArray.__floordiv__(*_pair(a, b)), out),
-          np.positive: lambda a, out=None: _out(a, out)}
+          np.positive: lambda a, out=None: _out(a.copy(), out)}
 UFUNCS.update((getattr(np, name), getattr(emath, name)) for name in (
     "negative exp expm1 log log2 log10 log1p sqrt cbrt sin cos tan arcsin arccos arctan sinh cosh "
     "tanh arcsinh arccosh arctanh sign floor ceil rint trunc").split())
@@ -152,6 +152,10 @@ def array_function(self, func, types, args, kwargs):
     handler = FUNCTIONS.get(func)
     if handler is None:
         return _fallback(func, args, kwargs, func.__name__)
+    numpy_arrays = [x for x in _leaves([args, kwargs]) if isinstance(x, np.ndarray)]
+    if numpy_arrays:  # jitgrad's operations take NDArrays only, as its operators do
+        raise op_error(DTypeError, f"np.{func.__name__}", "a numpy array operand; wrap it with "
+                       "nd.array() (jitgrad does not mix numpy arrays into its graph)", *numpy_arrays)
     return handler(*args, **kwargs)
 
 
