@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import sys
 
-import numpy as np
+import example_utils as ex  # first: it sets the BLAS thread count before numpy loads BLAS
 
-import example_utils as ex
+import numpy as np
 
 EPOCHS, NOISE = 30, 0.1
 
