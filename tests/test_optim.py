@@ -101,6 +101,29 @@ def test_float32_and_float64_parameters_in_one_compiled_step():
         np.testing.assert_allclose(got[i], want, rtol=rtol, atol=1e-6 if i == 0 else 1e-14)
 
 
+def test_scalar_and_transposed_parameters():
+    """0-d parameters and non-contiguous ones (a transposed view) give the reference values."""
+    rng = np.random.default_rng(3)
+    results = []
+    for compiled in (False, True):
+        params = [nd.array(np.float64(1.5), dtype="float64"),
+                  nd.array(np.asfortranarray(rng.normal(size=(3, 4))), dtype="float64")]
+        for p in params:
+            p.attach_grad()
+        start = [p.asnumpy() for p in params]
+        opt = Adam(params, lr=0.1, compiled=compiled)
+        grads = [[np.float64(0.5 * t), np.full((3, 4), 0.1 * t)] for t in range(1, 4)]
+        for step in grads:
+            for p, g in zip(params, step):
+                p.grad[...] = g
+            opt.step()
+        for i, p in enumerate(params):
+            want = adam_reference(start[i], [g[i] for g in grads], lr=0.1)
+            np.testing.assert_allclose(p.asnumpy(), want, rtol=1e-12)
+        results.append(params[1]._data.flags["C_CONTIGUOUS"])
+    assert results == [False, False]  # the parameters kept their layout
+
+
 def test_learning_rate_changes_do_not_retrace():
     params, grads = make_params(), gradient_sequence()
     opt = Adam(params, lr=0.01, compiled=True)
