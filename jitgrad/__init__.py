@@ -7,10 +7,11 @@ from .ndarray import Context, NDArray, cpu
 from .nd import random
 from .cache import cache_dir
 from .jit import compile, explain, grad, value_and_grad  # noqa: A004  (jitgrad.compile is public)
+from . import init, optim
 from .logs import configure_from_environment as _configure_logging
 
 _configure_logging()
 
 __version__ = "0.1.0"
 __all__ = ["autograd", "nd", "random", "errors", "NDArray", "Context", "cpu", "compile",
-           "value_and_grad", "grad", "explain", "cache_dir"]
+           "value_and_grad", "grad", "explain", "cache_dir", "init", "optim"]

@@ -172,6 +172,15 @@ class NDArray:
         data = data if dtype is None else data.astype(dtype, copy=False)
         return data.copy() if copy and data is self._data else data
 
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+        """Zero-copy export (DLPack) of the array's memory, for np.from_dlpack, torch, jax."""
+        observed(self)
+        return self._writable().__dlpack__(stream=stream, max_version=max_version,
+                                           dl_device=dl_device, copy=copy)
+
+    def __dlpack_device__(self) -> tuple:
+        return self._data.__dlpack_device__()
+
     def __bool__(self) -> bool:
         if self.size == 0:
             return False

@@ -5,9 +5,9 @@ Every function is defined once here and also installed as an NDArray method wher
 from __future__ import annotations
 
 from ..ndarray import CPU, Context, NDArray, cpu
-from . import random
-from .creation import (arange, array, empty, eye, full, linspace, ones, ones_like, waitall, zeros,
-                       zeros_like)
+from . import numpy_api, random
+from .creation import (arange, array, empty, eye, from_dlpack, full, linspace, ones, ones_like,
+                       waitall, zeros, zeros_like)
 from .math import *  # noqa: F401,F403  (generated elementwise functions)
 from .math import cast, clip, reciprocal, rsqrt, softsign, square, where
 from .nn import (Activation, Dropout, FullyConnected, LeakyReLU, batch_dot, dot, log_softmax,
@@ -38,3 +38,4 @@ def _install_methods() -> None:
 
 
 _install_methods()
+numpy_api.install()

@@ -18,14 +18,22 @@ def as_shape(shape) -> tuple:
 
 
 def array(source_array, ctx: Context | None = None, dtype=None) -> NDArray:
-    """A new array holding a copy of `source_array`; float32 unless `dtype` is given (an NDArray
-    source keeps its own dtype)."""
+    """A new array holding a copy of `source_array` (anything numpy takes, or an object with only
+    `__dlpack__`); float32 unless `dtype` is given (an NDArray source keeps its own dtype)."""
     check_ctx(ctx)
     if dtype is None:
         dtype = source_array.dtype if isinstance(source_array, NDArray) else DEFAULT
+    if hasattr(source_array, "__dlpack__") and not hasattr(source_array, "__array__"):
+        source_array = np.from_dlpack(source_array)
     data = np.array(source_array)
     # astype wraps out-of-range integers (uint8 -1 -> 255) the way MXNet's copy does
     return fresh(data.astype(dtype, copy=data.dtype != np.dtype(dtype)))
+
+
+def from_dlpack(x) -> NDArray:
+    """An NDArray sharing the memory of `x` (any object with `__dlpack__` on the CPU: numpy, PyTorch,
+    JAX, ...), keeping its dtype: writes to one are seen by the other where the producer allows it."""
+    return fresh(np.from_dlpack(x))
 
 
 def zeros(shape, ctx=None, dtype=None, stype=None, **kwargs) -> NDArray:
