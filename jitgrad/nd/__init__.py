@@ -4,6 +4,8 @@ Every function is defined once here and also installed as an NDArray method wher
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Callable
+
 from ..ndarray import CPU, Context, NDArray, cpu
 from . import random
 from .creation import (arange, array, empty, eye, full, linspace, ones, ones_like, waitall, zeros,
@@ -38,3 +40,6 @@ def _install_methods() -> None:
 
 
 _install_methods()
+
+if TYPE_CHECKING:  # the generated elementwise functions (math.GENERATED), unseen by type checkers
+    def __getattr__(name: str) -> Callable[..., NDArray]: ...
