@@ -51,7 +51,7 @@ class _RecordingStateScope:
 
     def __init__(self, is_record: bool | None, train_mode: bool | None):
         self._enter = (is_record, train_mode)
-        self._prev = (None, None)
+        self._prev: tuple[bool | None, bool | None] = (None, None)
 
     def __enter__(self):
         self._prev = set_flags(*self._enter)

@@ -53,7 +53,7 @@ class CompiledFunction:
         self.argnums = argnums          # not None: this is a value_and_grad function
         self._roots: dict = {}          # signature -> root Segment (or "eager")
         self._lock = threading.RLock()
-        self._stats = Counter()
+        self._stats: Counter[str] = Counter()
 
     # ---- public ----------------------------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -109,7 +109,7 @@ class CompiledFunction:
 
     # ---- signatures and environments -------------------------------------------------------------
     def _signature(self, args, kwargs) -> tuple:
-        recording, parts = STATE.recording, []
+        recording, parts = STATE.recording, list[tuple]()
         for i, a in enumerate(args):
             if type(a) is NDArray and i not in self.static_argnums:  # the common case, inlined
                 data = a._data
@@ -500,7 +500,7 @@ def grad(fn: Callable[..., Any], argnums: int | Sequence[int] = 0, **options: An
     @functools.wraps(fn)
     def gradient(*args: Any, **kwargs: Any) -> Any:
         return vg(*args, **kwargs)[1]
-    gradient.compiled = vg
+    gradient.compiled = vg  # type: ignore[attr-defined]  # _compiled() and explain() look for it
     return gradient
 
 

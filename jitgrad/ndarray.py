@@ -371,7 +371,8 @@ def index_template(key) -> tuple[tuple, list]:
     """(hashable key template, index arrays) for an indexing key; see ops.movement."""
     if not isinstance(key, tuple):
         key = (key,)
-    template, arrays = [], []
+    template: list = []
+    arrays: list[NDArray] = []
     for k in key:
         if isinstance(k, slice):
             template.append(("s", _index_int(k.start), _index_int(k.stop), _index_int(k.step)))

@@ -99,7 +99,7 @@ class Program:
         self.source_graph = graph
         self.graph = simplify(graph)
         self.plan = fuse(self.graph)
-        self.steps = []
+        self.steps: list[KernelStep | FallbackStep] = []
         for step in self.plan:
             if isinstance(step, Kernel):
                 self.steps.append(KernelStep(step, self.graph, f"{name}_k{len(self.kernels)}", name))
@@ -117,7 +117,7 @@ class Program:
         env = dict(self.literals)
         for v, a in zip(self.graph.inputs, arrays, strict=True):
             env[v.index] = np.asarray(a)
-        buffers = {}
+        buffers: dict[int, np.ndarray] = {}
         for position, buf in (out_buffers or {}).items():
             buffers.setdefault(self.graph.outputs[position].index, buf)
         for step in self.steps:

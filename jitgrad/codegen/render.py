@@ -148,12 +148,12 @@ class KernelRenderer:
         lead = ", ".join(f"i{d}" for d in range(last))
         views = {}
         for v in self.arrays:
-            idx = [("0" if n == 1 else f"i{d}") for d, n in enumerate(self.padded(v))]
+            subscripts = [("0" if n == 1 else f"i{d}") for d, n in enumerate(self.padded(v))]
             if self.padded(v)[last] == 1:
-                lines.append(f"{depth}{self.local(v)} = in_{self.local(v)}[{', '.join(idx)}]")
+                lines.append(f"{depth}{self.local(v)} = in_{self.local(v)}[{', '.join(subscripts)}]")
             else:
                 views[v.index] = f"{self.local(v)}_"
-                lines.append(f"{depth}{self.local(v)}_ = in_{self.local(v)}[{', '.join(idx[:-1])}]")
+                lines.append(f"{depth}{self.local(v)}_ = in_{self.local(v)}[{', '.join(subscripts[:-1])}]")
         lines += [f"{depth}{self.local(v)}_ = out_{self.local(v)}[{lead}]" for v in self.k.outputs]
         for r in self.k.reductions:
             if last not in r.attrs["axes"]:

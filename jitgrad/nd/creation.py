@@ -16,8 +16,8 @@ def check_ctx(ctx: Context | None) -> None:
         raise ValueError(f"jitgrad computes on the CPU only; got context {ctx}")
 
 
-def as_shape(shape: ShapeLike) -> tuple[int, ...]:
-    return (int(shape),) if np.isscalar(shape) else tuple(int(n) for n in shape)
+def as_shape(shape: Any) -> tuple[int, ...]:
+    return (int(shape),) if np.ndim(shape) == 0 else tuple(int(n) for n in shape)
 
 
 def array(source_array: Any, ctx: Context | None = None, dtype: DTypeLike = None) -> NDArray:
