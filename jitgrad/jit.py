@@ -47,7 +47,7 @@ class CompiledFunction:
         functools.update_wrapper(self, fn)
         self.__name__ = getattr(fn, "__name__", type(fn).__name__)
         self.fn = fn
-        self.static_argnums = frozenset((static_argnums,) if isinstance(static_argnums, int)
+        self.static_argnums = frozenset((static_argnums,) if isinstance(static_argnums, (int, str))
                                         else static_argnums)
         self.hot, self.max_paths, self.backend = int(hot), int(max_paths), backend
         self.argnums = argnums          # not None: this is a value_and_grad function
