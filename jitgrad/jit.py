@@ -472,7 +472,7 @@ def compile(fn: Callable[..., Any] | None = None, *, static_argnums: int | Seque
 
     Returns:
         A `CompiledFunction` (with `cache_info()` and `clear_cache()`), or a decorator making one
-        when `fn` is None.
+            when `fn` is None.
     """
     if fn is None:
         return functools.partial(compile, static_argnums=static_argnums, hot=hot, max_paths=max_paths,
