@@ -6,6 +6,9 @@ gradients are graph values themselves and can be differentiated again.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 
 from .errors import AutogradError, DTypeError, ShapeError, op_error
@@ -34,10 +37,12 @@ def set_training(train_mode: bool) -> bool:
 
 
 def is_recording() -> bool:
+    """Whether operations are being recorded for backward."""
     return STATE.recording
 
 
 def is_training() -> bool:
+    """Whether training mode is on (it changes what Dropout and similar layers do)."""
     return STATE.training
 
 
@@ -46,7 +51,7 @@ class _RecordingStateScope:
 
     def __init__(self, is_record: bool | None, train_mode: bool | None):
         self._enter = (is_record, train_mode)
-        self._prev = (None, None)
+        self._prev: tuple[bool | None, bool | None] = (None, None)
 
     def __enter__(self):
         self._prev = set_flags(*self._enter)
@@ -68,17 +73,26 @@ def pause(train_mode: bool = False) -> _RecordingStateScope:
 
 
 def train_mode() -> _RecordingStateScope:
+    """Training mode on inside the block; recording unchanged."""
     return _RecordingStateScope(None, True)
 
 
 def predict_mode() -> _RecordingStateScope:
+    """Training mode off inside the block; recording unchanged."""
     return _RecordingStateScope(None, False)
 
 
 # ---- variables ------------------------------------------------------------------------------------
 
-def mark_variables(variables, gradients, grad_reqs="write") -> None:
-    """Make each variable a leaf whose gradient buffer is the given gradient array (shared)."""
+def mark_variables(variables: NDArray | Sequence[NDArray], gradients: NDArray | Sequence[NDArray],
+                   grad_reqs: str | Sequence[str] = "write") -> None:
+    """Make each variable a leaf whose gradient buffer is the given gradient array (shared).
+
+    Args:
+        variables: an array or a list of arrays.
+        gradients: one buffer per variable, of its shape and dtype; backward writes into them.
+        grad_reqs: `'write'`, `'add'` or `'null'`, for all variables or one per variable.
+    """
     if isinstance(variables, NDArray):
         if not isinstance(gradients, NDArray):
             raise TypeError("mark_variables: gradients must be an NDArray when variables is one")
@@ -97,8 +111,18 @@ def mark_variables(variables, gradients, grad_reqs="write") -> None:
 
 # ---- backward -------------------------------------------------------------------------------------
 
-def backward(heads, head_grads=None, retain_graph: bool = False, train_mode: bool = True) -> None:
-    """Accumulate d(heads)/d(variable) into the gradient buffer of every variable in the graph."""
+def backward(heads: NDArray | Sequence[NDArray],
+             head_grads: NDArray | Sequence[NDArray | None] | None = None, retain_graph: bool = False,
+             train_mode: bool = True) -> None:
+    """Accumulate d(heads)/d(variable) into the gradient buffer of every variable in the graph.
+
+    Args:
+        heads: an array or a list of arrays; the gradients of all heads add up.
+        head_grads: the gradient of each head (ones when None, or for a None entry); each has its
+            head's shape and dtype.
+        retain_graph: keep the graph, so that backward can run through it again.
+        train_mode: the training flag while the gradients are computed.
+    """
     roots = _roots(heads, head_grads)
     order = _toposort([entry for entry, _, _ in roots])
     wanted = {e for e in order if isinstance(e, Variable) and e.req != "null"}
@@ -112,9 +136,22 @@ def backward(heads, head_grads=None, retain_graph: bool = False, train_mode: boo
         _free(order)
 
 
-def grad(heads, variables, head_grads=None, retain_graph=None, create_graph: bool = False,
-         train_mode: bool = True) -> list:
-    """Gradients of heads with respect to variables, as new arrays (variable.grad is untouched)."""
+def grad(heads: NDArray | Sequence[NDArray], variables: NDArray | Sequence[NDArray],
+         head_grads: NDArray | Sequence[NDArray | None] | None = None, retain_graph: bool | None = None,
+         create_graph: bool = False, train_mode: bool = True) -> list[NDArray]:
+    """Gradients of heads with respect to variables, as new arrays (variable.grad is untouched).
+
+    Args:
+        heads: an array or a list of arrays, as for `backward`.
+        variables: an array or a list of arrays with gradient buffers (`attach_grad`).
+        head_grads: as for `backward`.
+        retain_graph: keep the graph afterwards; defaults to `create_graph`.
+        create_graph: record the gradient computation, so the results can be differentiated again.
+        train_mode: the training flag while the gradients are computed.
+
+    Returns:
+        One gradient per variable, as a list (also for a single variable, as MXNet does).
+    """
     variables = [variables] if isinstance(variables, NDArray) else list(variables)
     if not variables:
         raise ValueError("variables cannot be an empty list.")
@@ -286,20 +323,24 @@ class Function:
     forward runs with recording off; inside record() the call is recorded as one node whose gradient
     is whatever backward returns, one NDArray per input."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._used = False
         self.saved_tensors = ()
 
-    def save_for_backward(self, *args) -> None:
+    def save_for_backward(self, *args: Any) -> None:
+        """Keep values for backward, in `self.saved_tensors`."""
         self.saved_tensors = args
 
-    def forward(self, *inputs):
+    def forward(self, *inputs: NDArray) -> Any:
+        """Compute the outputs (an NDArray or a tuple of them) from the inputs; define it."""
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
-    def backward(self, *output_grads):
+    def backward(self, *output_grads: NDArray) -> Any:
+        """Return the gradient of each input (one NDArray, or a tuple) from the gradient of each
+        output; define it."""
         raise NotImplementedError(f"{type(self).__name__} must define backward()")
 
-    def __call__(self, *inputs):
+    def __call__(self, *inputs: NDArray) -> Any:
         if self._used:
             raise AutogradError("Each Function instance can only be called once. Please create "
                                 "another instance.")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import sys
+from types import FrameType
 
 import numpy as np
 
@@ -35,7 +36,7 @@ class AutogradError(JitgradError, RuntimeError):
 
 def user_line() -> str:
     """'file:line' of the innermost frame outside the jitgrad package, or '' when there is none."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None:
         path = os.path.abspath(frame.f_code.co_filename)
         if not path.startswith(_PACKAGE_DIR + os.sep):

@@ -18,6 +18,8 @@ import numbers
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any, overload
 
 import numpy as np
 
@@ -45,16 +47,16 @@ class CompiledFunction:
         functools.update_wrapper(self, fn)
         self.__name__ = getattr(fn, "__name__", type(fn).__name__)
         self.fn = fn
-        self.static_argnums = frozenset((static_argnums,) if isinstance(static_argnums, int)
+        self.static_argnums = frozenset((static_argnums,) if isinstance(static_argnums, (int, str))
                                         else static_argnums)
         self.hot, self.max_paths, self.backend = int(hot), int(max_paths), backend
         self.argnums = argnums          # not None: this is a value_and_grad function
         self._roots: dict = {}          # signature -> root Segment (or "eager")
         self._lock = threading.RLock()
-        self._stats = Counter()
+        self._stats: Counter[str] = Counter()
 
     # ---- public ----------------------------------------------------------------------------------
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if STATE.tracer is not None:  # called while another compiled function traces: inline it
             return self._run_eagerly(args, kwargs)
         key = self._signature(args, kwargs)
@@ -89,7 +91,9 @@ class CompiledFunction:
         self._maybe_compile(path)
         return result
 
-    def cache_info(self) -> dict:
+    def cache_info(self) -> dict[str, int]:
+        """Counts: hits, misses (new signatures), traces, compiles, guard failures, cached paths and
+        signatures."""
         with self._lock:
             paths = sum(tracetree.count_paths(r) for r in self._roots.values() if r != "eager")
         return {"hits": self._stats["hits"], "misses": self._stats["misses"],
@@ -98,13 +102,14 @@ class CompiledFunction:
                 "signatures": len(self._roots)}
 
     def clear_cache(self) -> None:
+        """Forget every trace and reset the counts."""
         with self._lock:
             self._roots.clear()
             self._stats.clear()
 
     # ---- signatures and environments -------------------------------------------------------------
     def _signature(self, args, kwargs) -> tuple:
-        recording, parts = STATE.recording, []
+        recording, parts = STATE.recording, list[tuple]()
         for i, a in enumerate(args):
             if type(a) is NDArray and i not in self.static_argnums:  # the common case, inlined
                 data = a._data
@@ -439,34 +444,63 @@ def _value_and_grad_eagerly(fn, argnums, args, kwargs, tracer: Tracer | None, ar
 
 # ---- public API ---------------------------------------------------------------------------------
 
-def compile(fn=None, *, static_argnums=(), hot: int = 2, max_paths: int = 64, backend: str = "numba"):
+@overload
+def compile(fn: Callable[..., Any], *, static_argnums: int | Sequence[int | str] = (), hot: int = 2,
+            max_paths: int = 64, backend: str = "numba") -> CompiledFunction: ...
+
+
+@overload
+def compile(fn: None = None, *, static_argnums: int | Sequence[int | str] = (), hot: int = 2,
+            max_paths: int = 64,
+            backend: str = "numba") -> Callable[[Callable[..., Any]], CompiledFunction]: ...
+
+
+def compile(fn: Callable[..., Any] | None = None, *, static_argnums: int | Sequence[int | str] = (),
+            hot: int = 2, max_paths: int = 64,
+            backend: str = "numba") -> CompiledFunction | Callable[[Callable[..., Any]], CompiledFunction]:
     """Compile `fn` per signature: `@jitgrad.compile` or `@jitgrad.compile(static_argnums=...)`.
 
-    hot: how many times a path found after a guard failure runs before it is compiled (the first
-    path is compiled at once). max_paths: the bound on cached paths per signature. backend: 'numba'
-    (fused, generated loops) or 'interpret' (the numpy reference interpreter, for debugging)."""
+    Args:
+        fn: a function of NDArrays and Python scalars returning an NDArray or a tuple of them.
+        static_argnums: the positions (or keyword names) of arguments whose values are part of the
+            signature; every argument that is not an NDArray or a Python scalar must be one.
+        hot: how many times a path found after a guard failure runs before it is compiled (the
+            first path is compiled at once).
+        max_paths: the bound on cached paths per signature; further paths run eagerly.
+        backend: `'numba'` (fused, generated loops) or `'interpret'` (the numpy reference
+            interpreter, for debugging).
+
+    Returns:
+        A `CompiledFunction` (with `cache_info()` and `clear_cache()`), or a decorator making one
+            when `fn` is None.
+    """
     if fn is None:
         return functools.partial(compile, static_argnums=static_argnums, hot=hot, max_paths=max_paths,
                                  backend=backend)
     return CompiledFunction(fn, static_argnums, hot, max_paths, backend)
 
 
-def value_and_grad(fn, argnums=0, **options):
+def value_and_grad(fn: Callable[..., Any], argnums: int | Sequence[int] = 0,
+                   **options: Any) -> CompiledFunction:
     """A compiled function returning (fn(*args), gradients w.r.t. the arguments in `argnums`):
-    one NDArray for an int argnums, a tuple for a tuple."""
+    one NDArray for an int argnums, a tuple for a tuple. `options` are those of `compile`.
+
+    `fn` returns one NDArray; the gradients are those of the sum of its elements (a head gradient
+    of ones), as `backward` gives them.
+    """
     if isinstance(fn, CompiledFunction):
         fn = fn.fn
     return CompiledFunction(fn, argnums=argnums, **options)
 
 
-def grad(fn, argnums=0, **options):
+def grad(fn: Callable[..., Any], argnums: int | Sequence[int] = 0, **options: Any) -> Callable[..., Any]:
     """Like value_and_grad, returning the gradients only."""
     vg = value_and_grad(fn, argnums, **options)
 
     @functools.wraps(fn)
-    def gradient(*args, **kwargs):
+    def gradient(*args: Any, **kwargs: Any) -> Any:
         return vg(*args, **kwargs)[1]
-    gradient.compiled = vg
+    gradient.compiled = vg  # type: ignore[attr-defined]  # _compiled() and explain() look for it
     return gradient
 
 
@@ -484,7 +518,7 @@ def trace_graph(fn, *args, **kwargs) -> Graph:
     return tracer.graph
 
 
-def explain(fn, *args, **kwargs) -> str:
+def explain(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> str:
     """The traces of `fn` for these arguments: IR per segment, guards, fusion steps, kernel sources.
     Runs one call (tracing it if this signature is new)."""
     compiled = _compiled(fn)

@@ -6,6 +6,7 @@ as functions; this module holds the data model, operators, indexing and in-place
 from __future__ import annotations
 
 import numbers
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -13,6 +14,7 @@ from . import ops
 from .errors import AutogradError, DTypeError, ShapeError, op_error
 from .ir import Variable, live
 from .state import STATE
+from .typing import DTypeLike
 
 GRAD_REQS = ("write", "add", "null")
 
@@ -46,6 +48,7 @@ class Context:
 
 
 def cpu(device_id: int = 0) -> Context:
+    """The CPU context, the only one jitgrad computes on."""
     return Context("cpu", device_id)
 
 
@@ -107,7 +110,10 @@ def inplace_op(name: str):
 
 
 class NDArray:
-    """An n-dimensional array on the CPU that can take part in autograd."""
+    """An n-dimensional array on the CPU that can take part in autograd.
+
+    Create arrays with the `jitgrad.nd` functions (`nd.array`, `nd.zeros`, ...), not with the
+    constructor, which wraps a numpy array without copying it."""
     __slots__ = ("_data", "_entry", "_index", "__weakref__")
     __array_priority__ = 1000.0  # numpy defers binary operators to NDArray
 
@@ -117,44 +123,52 @@ class NDArray:
         self._index = index
 
     # ---- properties -------------------------------------------------------------------------------
-    shape = property(lambda self: self._data.shape)
-    dtype = property(lambda self: self._data.dtype.type)
-    size = property(lambda self: self._data.size)
-    ndim = property(lambda self: self._data.ndim)
-    context = ctx = property(lambda self: CPU)
-    stype = property(lambda self: "default")
-    writable = property(lambda self: True)
+    shape = property(lambda self: self._data.shape, doc="The shape, a tuple of ints.")
+    dtype = property(lambda self: self._data.dtype.type, doc="The numpy scalar type, e.g. `numpy.float32`.")
+    size = property(lambda self: self._data.size, doc="The number of elements.")
+    ndim = property(lambda self: self._data.ndim, doc="The number of dimensions.")
+    context = ctx = property(lambda self: CPU, doc="The device: always `cpu(0)`.")
+    stype = property(lambda self: "default", doc="The storage type: always `'default'` (dense).")
+    writable = property(lambda self: True, doc="Whether the array can be written: always True.")
 
     @property
     def T(self) -> "NDArray":
+        """The transpose (all axes reversed); an array with fewer than 2 dimensions is itself."""
         return self if self.ndim < 2 else call("transpose", self, axes=tuple(range(self.ndim))[::-1])
 
     # ---- conversion -------------------------------------------------------------------------------
     def asnumpy(self) -> np.ndarray:
+        """A copy of the values as a numpy array."""
         return observed(self).copy()
 
-    def asscalar(self):
+    def asscalar(self) -> Any:
+        """The only element as a numpy scalar; the array must have size 1."""
         if self.size != 1:
             raise ValueError(f"The current array is not a scalar: asscalar() needs size 1, got shape "
                              f"{self.shape}")
         data = observed(self)
         return data[0] if self.ndim == 1 else data[()]
 
-    def astype(self, dtype, copy: bool = True) -> "NDArray":
+    def astype(self, dtype: DTypeLike, copy: bool = True) -> "NDArray":
+        """The values converted to `dtype` (differentiable); with `copy=False` an array that already
+        has that dtype is returned as it is."""
         if not copy and np.dtype(dtype) == self._data.dtype:
             return self
         return call("cast", self, dtype=np.dtype(dtype).name)
 
     def copy(self) -> "NDArray":
+        """A new array with a copy of the values (differentiable)."""
         return call("cast", self, dtype=self._data.dtype.name)
 
-    def copyto(self, other):
+    def copyto(self, other: "NDArray | Context") -> "NDArray":
+        """Copy the values into the array `other` and return it; given a context, return a copy."""
         if isinstance(other, Context):
             return self.copy()
         other[:] = self
         return other
 
     def as_in_context(self, context: Context) -> "NDArray":
+        """This array, which is already on the only context, `cpu(0)`."""
         if context != CPU:
             raise ValueError(f"jitgrad computes on the CPU only; got {context}")
         return self
@@ -163,6 +177,7 @@ class NDArray:
         """Computation is synchronous: nothing to wait for."""
 
     def tostype(self, stype: str) -> "NDArray":
+        """This array; only dense (`'default'`) storage is supported."""
         if stype != "default":
             raise ValueError(f"tostype: only dense ('default') storage is supported, got {stype!r}")
         return self
@@ -305,18 +320,28 @@ class NDArray:
         return self._data
 
     # ---- autograd ---------------------------------------------------------------------------------
-    def attach_grad(self, grad_req: str = "write", stype=None) -> None:
-        """Make this array a leaf that receives gradients (this cuts any graph that produced it)."""
+    def attach_grad(self, grad_req: str = "write", stype: str | None = None) -> None:
+        """Make this array a leaf that receives gradients (this cuts any graph that produced it).
+
+        Args:
+            grad_req: `'write'` (backward overwrites the gradient), `'add'` (backward adds to it)
+                or `'null'` (no gradient).
+            stype: ignored (dense storage only).
+        """
         check_grad_req(grad_req, self)
         self._entry = Variable(np.zeros_like(self._data), grad_req)
         self._index = 0
 
     @property
     def grad(self) -> "NDArray | None":
+        """The gradient buffer, sharing its memory, or None for an array without one."""
         entry = self._entry
         if not isinstance(entry, Variable) or entry.freed:
             return None
         return NDArray(entry.grad)
+
+    if TYPE_CHECKING:  # the methods installed from the nd functions (jitgrad.nd.METHODS)
+        def __getattr__(self, name: str) -> Callable[..., Any]: ...
 
     @property
     def _fresh_grad(self) -> bool:
@@ -334,7 +359,10 @@ class NDArray:
             STATE.tracer.alias(out, self)
         return out
 
-    def backward(self, out_grad=None, retain_graph: bool = False, train_mode: bool = True) -> None:
+    def backward(self, out_grad: "NDArray | None" = None, retain_graph: bool = False,
+                 train_mode: bool = True) -> None:
+        """Compute the gradients of this array with respect to every variable it depends on;
+        see `jitgrad.autograd.backward`."""
         from . import autograd
         autograd.backward(self, None if out_grad is None else [out_grad], retain_graph=retain_graph,
                           train_mode=train_mode)
@@ -352,7 +380,8 @@ def index_template(key) -> tuple[tuple, list]:
     """(hashable key template, index arrays) for an indexing key; see ops.movement."""
     if not isinstance(key, tuple):
         key = (key,)
-    template, arrays = [], []
+    template: list = []
+    arrays: list[NDArray] = []
     for k in key:
         if isinstance(k, slice):
             template.append(("s", _index_int(k.start), _index_int(k.stop), _index_int(k.step)))

@@ -56,7 +56,7 @@ def reduced_shape(shape: tuple, axes: tuple, keepdims: bool) -> tuple:
     return out if out else (1,)
 
 
-def unbroadcast_axes(shape: tuple, target: tuple) -> tuple[tuple, tuple]:
+def unbroadcast_axes(shape: tuple, target: tuple) -> tuple[tuple[int, ...], int]:
     """(axes to sum with keepdims, leading axes count) that take `shape` back to broadcastable `target`."""
     lead = len(shape) - len(target)
     axes = tuple(range(lead)) + tuple(

@@ -36,7 +36,7 @@ class Segment:
         self.leaf = None                # on the last segment: what the path returns (see Leaf)
         self.runs = 0
         self.program = None             # compiled; None runs the interpreter
-        self.consts = []                # [(value index, data)] literals the walk reads directly
+        self.consts: list[tuple[int, np.ndarray]] = []  # (value index, data) literals the walk reads directly
         self.lock = threading.Lock()
 
     def run(self, env: dict) -> None:
@@ -56,6 +56,7 @@ class Leaf:
         self.result_keys = result_keys
         self.rebuild = rebuild   # list of arrays -> the function's return structure
         self.extra = extra       # per mode: e.g. the backward Graph and the inputs it differentiates
+        self.literals: dict = {}  # result values that are literals: {value index: data}
 
 
 class GuardMiss(Exception):
@@ -71,13 +72,13 @@ def split(graph: Graph, guards: list, externals: dict, result_keys: list, later_
         chunks.append(graph.eqns[start:end])
         start = end
     needed = set(result_keys) | set(later_keys)
-    needed_after = [set()] * len(chunks)
+    needed_after: list[set[int]] = [set()] * len(chunks)
     for i in reversed(range(len(chunks))):  # what runs after chunk i reads (the env keeps it)
         needed_after[i] = set(needed)
         needed |= {v.index for eq in chunks[i] for v in eq.inputs}
         if i < len(guards):
             needed.add(guards[i].value.index)
-    segments, seen = [], set()
+    segments, seen = [], set[int]()
     for i, eqns in enumerate(chunks):
         guard = guards[i] if i < len(guards) else None
         direct = {guard.value.index} if guard else set()  # read by the walk itself, not by eqns

@@ -33,8 +33,8 @@ STATS = {"modules": 0, "numba_compiles": 0, "compile_seconds": 0.0}
 class CompiledKernel:
     key: str
     path: str | None
-    serial: object       # Numba dispatchers of the module's `kernel`; serial is called with chunks0 = 1
-    parallel: object
+    serial: numba.core.dispatcher.Dispatcher  # of the module's `kernel`; serial is called with chunks0 = 1
+    parallel: numba.core.dispatcher.Dispatcher
 
 
 _loaded: dict[str, CompiledKernel] = {}
@@ -59,6 +59,7 @@ def load(source: str) -> CompiledKernel:
         os.replace(tmp, path)  # atomic: a concurrent process sees the whole file or none
     if path is not None:
         spec = importlib.util.spec_from_file_location(module_name, path)
+        assert spec is not None and spec.loader is not None  # a .py path always has a source loader
         module = importlib.util.module_from_spec(spec)
         sys.modules[module_name] = module
         spec.loader.exec_module(module)

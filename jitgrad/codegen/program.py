@@ -38,8 +38,10 @@ os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 class KernelStep:
     def __init__(self, kernel: Kernel | RowKernel, graph: Graph, kname: str, graph_name: str):
         self.kernel = kernel
-        render = render_rows if isinstance(kernel, RowKernel) else render_kernel
-        self.rendered = render(kernel, graph, kname, graph_name)
+        if isinstance(kernel, RowKernel):
+            self.rendered = render_rows(kernel, graph, kname, graph_name)
+        else:
+            self.rendered = render_kernel(kernel, graph, kname, graph_name)
         self.compiled = load(self.rendered.source)
         total = math.prod(kernel.shape)
         self.parallel = total >= PARALLEL_MIN and self.rendered.sizes[0] > 1
@@ -104,7 +106,7 @@ class Program:
         self.source_graph = graph
         self.graph = simplify(graph)
         self.plan = group_rows(fuse(self.graph), self.graph)
-        self.steps = []
+        self.steps: list[KernelStep | FallbackStep] = []
         for step in self.plan:
             if isinstance(step, (Kernel, RowKernel)):
                 self.steps.append(KernelStep(step, self.graph, f"{name}_k{len(self.kernels)}", name))
@@ -125,7 +127,7 @@ class Program:
         env = dict(self.literals)
         for v, a in zip(self.graph.inputs, arrays, strict=True):
             env[v.index] = np.asarray(a)
-        buffers = {}
+        buffers: dict[int, np.ndarray] = {}
         for position, buf in (out_buffers or {}).items():
             buffers.setdefault(self.graph.outputs[position].index, buf)
         for step in self.steps:

@@ -37,6 +37,7 @@ import numpy as np
 
 from ..ir.graph import Graph, Value, name as value_name
 from ..passes.fusion import Kernel
+from ..passes.rows import RowKernel
 from .helpers import CACHE_TAG, REDUCERS, accumulator_dtype, function_source
 
 BLOCK = 4096
@@ -68,7 +69,7 @@ class RenderedKernel:
 
 
 class KernelRenderer:
-    def __init__(self, kernel: Kernel, graph: Graph, kname: str, graph_name: str):
+    def __init__(self, kernel: Kernel | RowKernel, graph: Graph, kname: str, graph_name: str):
         self.k, self.graph, self.kname, self.graph_name = kernel, graph, kname, graph_name
         self.shape = kernel.shape
         self.ndim = len(self.shape)
@@ -148,12 +149,12 @@ class KernelRenderer:
         lead = ", ".join(f"i{d}" for d in range(last))
         views = {}
         for v in self.arrays:
-            idx = [("0" if n == 1 else f"i{d}") for d, n in enumerate(self.padded(v))]
+            subscripts = [("0" if n == 1 else f"i{d}") for d, n in enumerate(self.padded(v))]
             if self.padded(v)[last] == 1:
-                lines.append(f"{depth}{self.local(v)} = in_{self.local(v)}[{', '.join(idx)}]")
+                lines.append(f"{depth}{self.local(v)} = in_{self.local(v)}[{', '.join(subscripts)}]")
             else:
                 views[v.index] = f"{self.local(v)}_"
-                lines.append(f"{depth}{self.local(v)}_ = in_{self.local(v)}[{', '.join(idx[:-1])}]")
+                lines.append(f"{depth}{self.local(v)}_ = in_{self.local(v)}[{', '.join(subscripts[:-1])}]")
         lines += [f"{depth}{self.local(v)}_ = out_{self.local(v)}[{lead}]" for v in self.k.outputs]
         for r in self.k.reductions:
             if last not in r.attrs["axes"]:

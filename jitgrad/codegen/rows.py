@@ -21,6 +21,7 @@ from .render import Arg, KernelRenderer, buffer_dtype, constructor
 class RowRenderer(KernelRenderer):
     def __init__(self, group: RowKernel, graph, kname: str, graph_name: str):
         super().__init__(group, graph, kname, graph_name)
+        self.group = group
         self.flat = False
         self.stage_of = {e.out.index: i for i, s in enumerate(group.stages) for e in s.all_eqns()}
         self.late = group.late()
@@ -35,7 +36,7 @@ class RowRenderer(KernelRenderer):
         return self.padded(v) if v.index in self.inner_reads else (self.shape[0], 1)
 
     def form_name(self) -> str:
-        return f"loop over rows, {len(self.k.stages)} stages"
+        return f"loop over rows, {len(self.group.stages)} stages"
 
     def written(self) -> list[Value]:
         return self.k.outputs
@@ -129,11 +130,11 @@ class RowRenderer(KernelRenderer):
         scratch = [f"{self.local(v)}_row = np.empty(n1, np.{v.dtype.name})" for v in self.values()
                    if v.index in self.buffered]
         scratch += [f"{self.local(r.out)}_buf = np.empty(n1, np.{buffer_dtype(r.inputs[0].dtype).name})"
-                    for s in self.k.stages if self.k.is_inner(s) for r in s.reductions
+                    for s in self.group.stages if self.group.is_inner(s) for r in s.reductions
                     if tuple(r.attrs["axes"]) != (0,) and self.terms(r).endswith("_buf")]
         row = self.row_loads()
-        for i, stage in enumerate(self.k.stages):
-            row += self.inner_stage(i, stage) if self.k.is_inner(stage) else self.row_stage(stage)
+        for i, stage in enumerate(self.group.stages):
+            row += self.inner_stage(i, stage) if self.group.is_inner(stage) else self.row_stage(stage)
         body += ["    " + s for s in scratch + ["for i0 in range(lo0, hi0):"] + ["    " + s for s in row]]
         index = {v.index: f"out_{self.local(v)}" for v in self.k.outputs}
         body += self.combine_accumulators((r, index[r.out.index]) for r in self.late_reductions())

@@ -4,6 +4,8 @@ Every function is defined once here and also installed as an NDArray method wher
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Callable
+
 from ..ndarray import CPU, Context, NDArray, cpu
 from . import numpy_api, random
 from .creation import (arange, array, empty, eye, from_dlpack, full, linspace, ones, ones_like,
@@ -39,3 +41,6 @@ def _install_methods() -> None:
 
 _install_methods()
 numpy_api.install()
+
+if TYPE_CHECKING:  # the generated elementwise functions (math.GENERATED), unseen by type checkers
+    def __getattr__(name: str) -> Callable[..., NDArray]: ...

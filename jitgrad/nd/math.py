@@ -1,8 +1,11 @@
 """Elementwise functions of the nd namespace: thin, named entry points onto the primitive table."""
 from __future__ import annotations
 
+from typing import Callable
+
 from ..errors import DTypeError, ShapeError, op_error
 from ..ndarray import NDArray, call, constant
+from ..typing import DTypeLike, Operand
 
 UNARY_PRIMITIVES = (
     "negative exp expm1 log log2 log10 log1p sqrt cbrt sin cos tan arcsin arccos arctan sinh cosh "
@@ -26,7 +29,7 @@ ELEMWISE = {"elemwise_add": "add", "elemwise_sub": "subtract", "elemwise_mul": "
             "elemwise_div": "divide"}
 
 
-def finish(result: NDArray, out: NDArray | None, *inputs) -> NDArray:
+def finish(result: NDArray, out: NDArray | None, *inputs: NDArray) -> NDArray:
     """Honour `out=`: write the result into `out` (with the record-time rules of in-place writes)."""
     if out is None:
         return result
@@ -37,7 +40,7 @@ def finish(result: NDArray, out: NDArray | None, *inputs) -> NDArray:
     return out
 
 
-def operands(name: str, lhs, rhs) -> tuple[NDArray, NDArray]:
+def operands(name: str, lhs: Operand, rhs: Operand) -> tuple[NDArray, NDArray]:
     """Both operands as NDArrays; a Python scalar takes the dtype of the array beside it."""
     if isinstance(lhs, NDArray):
         return lhs, constant(rhs, lhs, name)
@@ -46,7 +49,7 @@ def operands(name: str, lhs, rhs) -> tuple[NDArray, NDArray]:
     raise op_error(DTypeError, name, "needs at least one NDArray operand", lhs, rhs)
 
 
-def unary_function(prim: str, name: str):
+def unary_function(prim: str, name: str) -> Callable[..., NDArray]:
     def fn(data: NDArray, out: NDArray | None = None, name: str | None = None) -> NDArray:
         return finish(call(prim, data), out, data)
     fn.__name__ = fn.__qualname__ = name
@@ -54,8 +57,8 @@ def unary_function(prim: str, name: str):
     return fn
 
 
-def binary_function(prim: str, name: str, same_shape: bool = False):
-    def fn(lhs, rhs, out: NDArray | None = None, name: str | None = None) -> NDArray:
+def binary_function(prim: str, name: str, same_shape: bool = False) -> Callable[..., NDArray]:
+    def fn(lhs: Operand, rhs: Operand, out: NDArray | None = None, name: str | None = None) -> NDArray:
         a, b = operands(name_, lhs, rhs)
         if same_shape and a.shape != b.shape:
             raise op_error(ShapeError, name_, "operands must have the same shape (use broadcast_"
@@ -67,7 +70,7 @@ def binary_function(prim: str, name: str, same_shape: bool = False):
     return fn
 
 
-def _build() -> dict:
+def _build() -> dict[str, Callable[..., NDArray]]:
     table = {name: unary_function(name, name) for name in UNARY_PRIMITIVES}
     table["fix"] = unary_function("trunc", "fix")
     table["BlockGrad"] = unary_function("stop_gradient", "BlockGrad")
@@ -86,23 +89,28 @@ __all__ = sorted(GENERATED)  # what `from .math import *` exports: the functions
 
 # ---- composites: their gradients come from the primitives they are made of ------------------------
 
-def square(data: NDArray, out=None, name=None) -> NDArray:
+def square(data: NDArray, out: NDArray | None = None, name: str | None = None) -> NDArray:
+    """Elementwise x * x."""
     return finish(data * data, out, data)
 
 
-def reciprocal(data: NDArray, out=None, name=None) -> NDArray:
+def reciprocal(data: NDArray, out: NDArray | None = None, name: str | None = None) -> NDArray:
+    """Elementwise 1 / x."""
     return finish(1 / data, out, data)
 
 
-def rsqrt(data: NDArray, out=None, name=None) -> NDArray:
+def rsqrt(data: NDArray, out: NDArray | None = None, name: str | None = None) -> NDArray:
+    """Elementwise 1 / sqrt(x)."""
     return finish(1 / call("sqrt", data), out, data)
 
 
-def softsign(data: NDArray, out=None, name=None) -> NDArray:
+def softsign(data: NDArray, out: NDArray | None = None, name: str | None = None) -> NDArray:
+    """Elementwise x / (1 + |x|)."""
     return finish(data / (1 + call("abs", data)), out, data)
 
 
-def clip(data: NDArray, a_min, a_max, out=None, name=None) -> NDArray:
+def clip(data: NDArray, a_min: float, a_max: float, out: NDArray | None = None,
+         name: str | None = None) -> NDArray:
     """Values limited to [a_min, a_max]; the gradient passes on the closed interval."""
     if a_min > a_max:
         raise op_error(ShapeError, "clip", f"a_min ({a_min}) is greater than a_max ({a_max})", data)
@@ -110,12 +118,15 @@ def clip(data: NDArray, a_min, a_max, out=None, name=None) -> NDArray:
     return finish(call("minimum", call("maximum", data, lo), hi), out, data)
 
 
-def where(condition: NDArray, x, y, out=None, name=None) -> NDArray:
+def where(condition: NDArray, x: Operand, y: Operand, out: NDArray | None = None,
+          name: str | None = None) -> NDArray:
+    """`x` where `condition` is nonzero, `y` elsewhere; one of `x`, `y` may be a scalar."""
     if not isinstance(x, NDArray) and not isinstance(y, NDArray):
         raise op_error(DTypeError, "where", "x or y must be an NDArray", x, y)
     x, y = operands("where", x, y)
     return finish(call("where", condition, x, y), out, condition, x, y)
 
 
-def cast(data: NDArray, dtype, out=None, name=None) -> NDArray:
+def cast(data: NDArray, dtype: DTypeLike, out: NDArray | None = None, name: str | None = None) -> NDArray:
+    """`data.astype(dtype)` (differentiable)."""
     return finish(data.astype(dtype), out, data)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from ..errors import ShapeError, op_error
 from ..ndarray import NDArray, call, constant
@@ -18,8 +19,8 @@ def _full_transpose(x: NDArray) -> NDArray:
     return call("transpose", x, axes=tuple(range(x.ndim))[::-1])
 
 
-def dot(lhs: NDArray, rhs: NDArray, transpose_a: bool = False, transpose_b: bool = False, out=None,
-        name=None) -> NDArray:
+def dot(lhs: NDArray, rhs: NDArray, transpose_a: bool = False, transpose_b: bool = False,
+        out: NDArray | None = None, name: str | None = None) -> NDArray:
     """Contract the last axis of lhs with the first axis of rhs (matrix product for 2-D)."""
     a = _full_transpose(lhs) if transpose_a else lhs
     b = _full_transpose(rhs) if transpose_b else rhs
@@ -27,15 +28,16 @@ def dot(lhs: NDArray, rhs: NDArray, transpose_a: bool = False, transpose_b: bool
 
 
 def batch_dot(lhs: NDArray, rhs: NDArray, transpose_a: bool = False, transpose_b: bool = False,
-              out=None, name=None) -> NDArray:
+              out: NDArray | None = None, name: str | None = None) -> NDArray:
     """Matrix products of matching (batch, rows, cols) stacks."""
     a = call("transpose", lhs, axes=(0, 2, 1)) if transpose_a and lhs.ndim == 3 else lhs
     b = call("transpose", rhs, axes=(0, 2, 1)) if transpose_b and rhs.ndim == 3 else rhs
     return finish(call("batch_dot", a, b), out, lhs, rhs)
 
 
-def FullyConnected(data: NDArray, weight: NDArray, bias: NDArray | None = None, num_hidden=None,
-                   no_bias: bool = False, flatten: bool = True, out=None, name=None) -> NDArray:
+def FullyConnected(data: NDArray, weight: NDArray, bias: NDArray | None = None,
+                   num_hidden: int | None = None, no_bias: bool = False, flatten: bool = True,
+                   out: NDArray | None = None, name: str | None = None) -> NDArray:
     """y = x . weight^T + bias, with x flattened to 2-D unless flatten=False."""
     if num_hidden is not None and weight.shape[0] != num_hidden:
         raise op_error(ShapeError, "FullyConnected", f"weight has {weight.shape[0]} rows, "
@@ -53,11 +55,12 @@ def _flatten(x: NDArray) -> NDArray:
     return flatten(x) if x.ndim != 2 else x
 
 
-def _scaled(data: NDArray, temperature) -> NDArray:
+def _scaled(data: NDArray, temperature: float | None) -> NDArray:
     return data if temperature is None or temperature == 1 else data / temperature
 
 
-def log_softmax(data: NDArray, axis: int = -1, temperature=None, out=None, name=None) -> NDArray:
+def log_softmax(data: NDArray, axis: int = -1, temperature: float | None = None,
+                out: NDArray | None = None, name: str | None = None) -> NDArray:
     """x - logsumexp(x): the max is subtracted first (and held constant), so no exp overflows."""
     axis = normalize_axis("log_softmax", axis, data.ndim)
     x = _scaled(data, temperature)
@@ -66,18 +69,23 @@ def log_softmax(data: NDArray, axis: int = -1, temperature=None, out=None, name=
     return finish(shifted - call("log", total), out, data)
 
 
-def softmax(data: NDArray, axis: int = -1, temperature=None, out=None, name=None) -> NDArray:
+def softmax(data: NDArray, axis: int = -1, temperature: float | None = None,
+            out: NDArray | None = None, name: str | None = None) -> NDArray:
+    """exp(x) / sum(exp(x)) along `axis` (of x / temperature when given), with the max subtracted
+    first so that no exp overflows."""
     axis = normalize_axis("softmax", axis, data.ndim)
     x = _scaled(data, temperature)
     e = call("exp", x - call("stop_gradient", call("max", x, axes=(axis,), keepdims=True)))
     return finish(e / call("sum", e, axes=(axis,), keepdims=True), out, data)
 
 
-def softmin(data: NDArray, axis: int = -1, temperature=None, out=None, name=None) -> NDArray:
+def softmin(data: NDArray, axis: int = -1, temperature: float | None = None,
+            out: NDArray | None = None, name: str | None = None) -> NDArray:
+    """softmax(-x) along `axis`."""
     return finish(softmax(-data, axis, temperature), out, data)
 
 
-def logsumexp(data: NDArray, axis=None, keepdims: bool = False) -> NDArray:
+def logsumexp(data: NDArray, axis: int | None = None, keepdims: bool = False) -> NDArray:
     """log(sum(exp(x))) over `axis`, stable for large inputs."""
     axes = tuple(range(data.ndim)) if axis is None else (normalize_axis("logsumexp", axis, data.ndim),)
     m = call("stop_gradient", call("max", data, axes=axes, keepdims=True))
@@ -89,7 +97,8 @@ def logsumexp(data: NDArray, axis=None, keepdims: bool = False) -> NDArray:
     return call("reshape", result, shape=shape)
 
 
-def softmax_cross_entropy(data: NDArray, label: NDArray, out=None, name=None) -> NDArray:
+def softmax_cross_entropy(data: NDArray, label: NDArray, out: NDArray | None = None,
+                          name: str | None = None) -> NDArray:
     """-sum over the batch of log_softmax(data)[label]: shape (1,)."""
     if data.ndim != 2 or label.shape != data.shape[:1]:
         raise op_error(ShapeError, "softmax_cross_entropy", "expects data (batch, classes) and "
@@ -115,7 +124,9 @@ ACTIVATIONS = {
 }
 
 
-def Activation(data: NDArray, act_type: str = "relu", out=None, name=None) -> NDArray:
+def Activation(data: NDArray, act_type: str = "relu", out: NDArray | None = None,
+               name: str | None = None) -> NDArray:
+    """An activation by name: 'relu', 'sigmoid', 'tanh', 'softrelu' or 'softsign'."""
     if act_type not in ACTIVATIONS:
         raise op_error(ShapeError, "Activation", f"unknown act_type {act_type!r}; expected one of "
                        f"{sorted(ACTIVATIONS)}", data)
@@ -128,7 +139,11 @@ def _negative_part_elu(x: NDArray, alpha: float) -> NDArray:
 
 
 def LeakyReLU(data: NDArray, gamma: NDArray | None = None, act_type: str = "leaky", slope: float = 0.25,
-              lower_bound: float = 0.125, upper_bound: float = 0.334, out=None, name=None) -> NDArray:
+              lower_bound: float = 0.125, upper_bound: float = 0.334, out: NDArray | None = None,
+              name: str | None = None) -> NDArray:
+    """Leaky rectifiers by `act_type`: 'leaky' (x or slope * x), 'elu', 'selu', 'gelu', 'prelu'
+    (a learned slope `gamma`, one per channel of axis 1) and 'rrelu' (a random slope in
+    [lower_bound, upper_bound] in training, their mean otherwise)."""
     positive = data > 0
     if act_type == "leaky":
         result = call("where", positive, data, data * slope)
@@ -155,8 +170,8 @@ def LeakyReLU(data: NDArray, gamma: NDArray | None = None, act_type: str = "leak
     return finish(result, out, data)
 
 
-def Dropout(data: NDArray, p: float = 0.5, mode: str = "training", axes=(), out=None,
-            name=None) -> NDArray:
+def Dropout(data: NDArray, p: float = 0.5, mode: str = "training", axes: Sequence[int] = (),
+            out: NDArray | None = None, name: str | None = None) -> NDArray:
     """Zero each element with probability p and scale the rest by 1/(1-p): in training mode (or
     always, with mode='always'); otherwise the identity."""
     if not 0 <= p <= 1:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import builtins
 import math
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from ..errors import IndexingError, ShapeError, op_error
 from ..ndarray import NDArray, call, fresh
 from ..shapes import normalize_axis
+from ..typing import AxisLike, DTypeLike
 from .math import finish
 
 FULL = ("s", None, None, None)
@@ -80,7 +83,8 @@ def _unreverse_splits(codes: list) -> list:
     return out
 
 
-def reshape(data: NDArray, *shape, reverse: bool = False, out=None, **kwargs) -> NDArray:
+def reshape(data: NDArray, *shape: Any, reverse: bool = False, out: NDArray | None = None,
+            **kwargs: Any) -> NDArray:
     """Reshape with MXNet's special codes; `x.reshape(2, 3)` and `x.reshape((2, 3))` both work."""
     if "shape" in kwargs:
         shape = (kwargs.pop("shape"),)
@@ -90,18 +94,23 @@ def reshape(data: NDArray, *shape, reverse: bool = False, out=None, **kwargs) ->
     return finish(call("reshape", data, shape=target), out, data)
 
 
-def transpose(data: NDArray, axes=None, out=None, name=None) -> NDArray:
+def transpose(data: NDArray, axes: Sequence[int] | None = None,
+              out: NDArray | None = None, name: str | None = None) -> NDArray:
+    """Permute the axes (reverse them when `axes` is None or empty)."""
     axes = tuple(range(data.ndim))[::-1] if axes is None or axes == () else \
         tuple(normalize_axis("transpose", a, data.ndim) for a in axes)
     return finish(call("transpose", data, axes=axes), out, data)
 
 
-def expand_dims(data: NDArray, axis: int, out=None, name=None) -> NDArray:
+def expand_dims(data: NDArray, axis: int, out: NDArray | None = None, name: str | None = None) -> NDArray:
+    """Insert an axis of size 1 at position `axis`."""
     axis = normalize_axis("expand_dims", axis, data.ndim + 1)
     return finish(call("reshape", data, shape=data.shape[:axis] + (1,) + data.shape[axis:]), out, data)
 
 
-def squeeze(data: NDArray, axis=None, out=None, name=None) -> NDArray:
+def squeeze(data: NDArray, axis: AxisLike = None,
+            out: NDArray | None = None, name: str | None = None) -> NDArray:
+    """Remove axes of size 1 (all of them when `axis` is None); the result has at least one axis."""
     if axis is None:
         axes = {i for i, n in enumerate(data.shape) if n == 1}
     else:
@@ -112,13 +121,14 @@ def squeeze(data: NDArray, axis=None, out=None, name=None) -> NDArray:
     return finish(call("reshape", data, shape=shape), out, data)
 
 
-def flatten(data: NDArray, out=None, name=None) -> NDArray:
+def flatten(data: NDArray, out: NDArray | None = None, name: str | None = None) -> NDArray:
     """Keep the first axis, merge the rest (a 1-D input becomes (n, 1), as in MXNet)."""
     first = data.shape[0] if data.ndim else 1
     return finish(call("reshape", data, shape=(first, math.prod(data.shape[1:]))), out, data)
 
 
-def broadcast_to(data: NDArray, shape, out=None, name=None) -> NDArray:
+def broadcast_to(data: NDArray, shape: Sequence[int],
+                 out: NDArray | None = None, name: str | None = None) -> NDArray:
     """Broadcast to `shape`; a 0 in `shape` keeps that input dimension."""
     shape = tuple(int(s) for s in shape)
     lead = len(shape) - data.ndim
@@ -126,11 +136,15 @@ def broadcast_to(data: NDArray, shape, out=None, name=None) -> NDArray:
     return finish(call("broadcast_to", data, shape=shape), out, data)
 
 
-def broadcast_like(lhs: NDArray, rhs: NDArray, out=None, name=None) -> NDArray:
+def broadcast_like(lhs: NDArray, rhs: NDArray,
+                   out: NDArray | None = None, name: str | None = None) -> NDArray:
+    """Broadcast `lhs` to the shape of `rhs`."""
     return finish(call("broadcast_to", lhs, shape=rhs.shape), out, lhs)
 
 
-def broadcast_axes(data: NDArray, axis=(), size=(), out=None, name=None) -> NDArray:
+def broadcast_axes(data: NDArray, axis: int | Sequence[int] = (), size: int | Sequence[int] = (),
+                   out: NDArray | None = None, name: str | None = None) -> NDArray:
+    """Broadcast each axis in `axis` (of size 1) to the matching entry of `size`."""
     shape = list(data.shape)
     for a, n in zip(np.atleast_1d(axis).tolist(), np.atleast_1d(size).tolist(), strict=True):
         shape[normalize_axis("broadcast_axes", a, data.ndim)] = n
@@ -140,7 +154,9 @@ def broadcast_axes(data: NDArray, axis=(), size=(), out=None, name=None) -> NDAr
 broadcast_axis = broadcast_axes
 
 
-def tile(data: NDArray, reps, out=None, name=None) -> NDArray:
+def tile(data: NDArray, reps: int | Sequence[int],
+         out: NDArray | None = None, name: str | None = None) -> NDArray:
+    """Repeat the whole array `reps` times along each axis (numpy's `tile`)."""
     reps = tuple(int(r) for r in np.atleast_1d(reps))
     ndim = builtins.max(len(reps), data.ndim)
     reps = (1,) * (ndim - len(reps)) + reps
@@ -150,7 +166,9 @@ def tile(data: NDArray, reps, out=None, name=None) -> NDArray:
     return finish(call("reshape", big, shape=tuple(r * n for r, n in zip(reps, shape))), out, data)
 
 
-def repeat(data: NDArray, repeats: int, axis=None, out=None, name=None) -> NDArray:
+def repeat(data: NDArray, repeats: int, axis: int | None = None,
+           out: NDArray | None = None, name: str | None = None) -> NDArray:
+    """Repeat each element `repeats` times along `axis` (of the flattened array when None)."""
     x = call("reshape", data, shape=(data.size,)) if axis is None else data
     a = 0 if axis is None else normalize_axis("repeat", axis, data.ndim)
     spread = call("reshape", x, shape=x.shape[:a + 1] + (1,) + x.shape[a + 1:])
@@ -159,7 +177,9 @@ def repeat(data: NDArray, repeats: int, axis=None, out=None, name=None) -> NDArr
     return finish(call("reshape", big, shape=merged), out, data)
 
 
-def flip(data: NDArray, axis, out=None, name=None) -> NDArray:
+def flip(data: NDArray, axis: int | Sequence[int],
+         out: NDArray | None = None, name: str | None = None) -> NDArray:
+    """Reverse the order of the elements along `axis`."""
     axes = {normalize_axis("flip", a, data.ndim) for a in np.atleast_1d(axis).tolist()}
     key = tuple(("s", None, None, -1) if i in axes else FULL for i in range(data.ndim))
     return finish(call("index", data, key=key), out, data)
@@ -168,7 +188,9 @@ def flip(data: NDArray, axis, out=None, name=None) -> NDArray:
 reverse = flip
 
 
-def swapaxes(data: NDArray, dim1: int = 0, dim2: int = 0, out=None, name=None) -> NDArray:
+def swapaxes(data: NDArray, dim1: int = 0, dim2: int = 0,
+             out: NDArray | None = None, name: str | None = None) -> NDArray:
+    """Exchange axes `dim1` and `dim2`."""
     axes = list(range(data.ndim))
     a, b = normalize_axis("swapaxes", dim1, data.ndim), normalize_axis("swapaxes", dim2, data.ndim)
     axes[a], axes[b] = axes[b], axes[a]
@@ -179,25 +201,31 @@ SwapAxis = swapaxes
 
 
 def moveaxis(data: NDArray, source: int, destination: int) -> NDArray:
+    """Move axis `source` to position `destination`, keeping the order of the others."""
     axes = list(range(data.ndim))
     axes.insert(normalize_axis("moveaxis", destination, data.ndim),
                 axes.pop(normalize_axis("moveaxis", source, data.ndim)))
     return call("transpose", data, axes=tuple(axes))
 
 
-def slice(data: NDArray, begin, end, step=None, out=None, name=None) -> NDArray:  # noqa: A001
+def slice(data: NDArray, begin: Sequence[int | None], end: Sequence[int | None],  # noqa: A001
+          step: Sequence[int | None] | None = None, out: NDArray | None = None,
+          name: str | None = None) -> NDArray:
+    """data[begin[0]:end[0]:step[0], begin[1]:end[1]:step[1], ...]; None is an open end."""
     step = step or (None,) * len(begin)
     key = tuple(("s", b, e, s) for b, e, s in zip(begin, end, step, strict=True))
     return finish(call("index", data, key=key), out, data)
 
 
-def slice_axis(data: NDArray, axis: int, begin: int, end, out=None, name=None) -> NDArray:
+def slice_axis(data: NDArray, axis: int, begin: int, end: int | None,
+               out: NDArray | None = None, name: str | None = None) -> NDArray:
+    """The elements `begin` to `end` (excluded; None for the end) along `axis`."""
     axis = normalize_axis("slice_axis", axis, data.ndim)
     key = (FULL,) * axis + (("s", begin, end, None),)
     return finish(call("index", data, key=key), out, data)
 
 
-def concat(*data: NDArray, dim: int = 1, out=None, name=None) -> NDArray:
+def concat(*data: NDArray, dim: int = 1, out: NDArray | None = None, name: str | None = None) -> NDArray:
     """Join along `dim` (MXNet's default is 1)."""
     if not data:
         raise op_error(ShapeError, "concat", "needs at least one array")
@@ -208,18 +236,21 @@ def concat(*data: NDArray, dim: int = 1, out=None, name=None) -> NDArray:
 Concat = concat
 
 
-def concatenate(arrays, axis: int = 0, always_copy: bool = True) -> NDArray:
+def concatenate(arrays: Sequence[NDArray], axis: int = 0, always_copy: bool = True) -> NDArray:
+    """Join a sequence of arrays along `axis` (default 0)."""
     return concat(*arrays, dim=axis)
 
 
-def stack(*data: NDArray, axis: int = 0, out=None, name=None) -> NDArray:
+def stack(*data: NDArray, axis: int = 0, out: NDArray | None = None, name: str | None = None) -> NDArray:
+    """Join arrays of one shape along a new axis `axis`."""
     if not data:
         raise op_error(ShapeError, "stack", "needs at least one array")
     axis = normalize_axis("stack", axis, data[0].ndim + 1)
     return finish(call("concat", *(expand_dims(x, axis) for x in data), axis=axis), out, *data)
 
 
-def split(data: NDArray, num_outputs: int, axis: int = 1, squeeze_axis: bool = False):
+def split(data: NDArray, num_outputs: int, axis: int = 1,
+          squeeze_axis: bool = False) -> NDArray | list[NDArray]:
     """`num_outputs` equal parts along `axis`: a list (a single NDArray when num_outputs is 1)."""
     axis = normalize_axis("split", axis, data.ndim)
     size = data.shape[axis]
@@ -236,8 +267,8 @@ def split(data: NDArray, num_outputs: int, axis: int = 1, squeeze_axis: bool = F
 SliceChannel = split
 
 
-def take(a: NDArray, indices: NDArray, axis: int = 0, mode: str = "clip", out=None,
-         name=None) -> NDArray:
+def take(a: NDArray, indices: NDArray, axis: int = 0, mode: str = "clip", out: NDArray | None = None,
+         name: str | None = None) -> NDArray:
     """Gather whole slices of `a` along `axis`; out-of-range indices are clipped or wrapped."""
     axis = normalize_axis("take", axis, a.ndim)
     n = a.shape[axis]
@@ -258,7 +289,7 @@ def take(a: NDArray, indices: NDArray, axis: int = 0, mode: str = "clip", out=No
 
 
 def pick(data: NDArray, index: NDArray, axis: int = -1, keepdims: bool = False, mode: str = "clip",
-         out=None, name=None) -> NDArray:
+         out: NDArray | None = None, name: str | None = None) -> NDArray:
     """data[..., index, ...] along `axis`, one element per position of `index`."""
     axis = normalize_axis("pick", axis, data.ndim)
     rest = data.shape[:axis] + data.shape[axis + 1:]
@@ -276,8 +307,9 @@ def pick(data: NDArray, index: NDArray, axis: int = -1, keepdims: bool = False, 
     return finish(expand_dims(result, axis) if keepdims else result, out, data)
 
 
-def one_hot(indices: NDArray, depth: int, on_value=1.0, off_value=0.0, dtype="float32", out=None,
-            name=None) -> NDArray:
+def one_hot(indices: NDArray, depth: int, on_value: float = 1.0, off_value: float = 0.0,
+            dtype: DTypeLike = "float32", out: NDArray | None = None, name: str | None = None) -> NDArray:
+    """For each index, a vector of length `depth`: `on_value` at the index, `off_value` elsewhere."""
     positions = fresh(np.arange(int(depth), dtype=indices._data.dtype))
     whole = call("trunc", indices)  # MXNet truncates float indices
     hot = call("equal", call("reshape", whole, shape=indices.shape + (1,)), positions)
@@ -285,5 +317,5 @@ def one_hot(indices: NDArray, depth: int, on_value=1.0, off_value=0.0, dtype="fl
     return finish(hot * (on_value - off_value) + off_value, out)
 
 
-def _like(x: NDArray, value) -> NDArray:
+def _like(x: NDArray, value: float) -> NDArray:
     return fresh(np.asarray(value, dtype=x._data.dtype))

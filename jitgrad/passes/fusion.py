@@ -202,7 +202,7 @@ def unique(values) -> list:
 
 
 def topological(steps: list, key) -> list:
-    done, out = set(), []
+    done, out = set[object](), []
     pending = sorted(steps, key=key)
     while pending:
         ready = next(s for s in pending if s.deps <= done)
