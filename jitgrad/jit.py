@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import math
 import numbers
 import threading
 import time
@@ -26,7 +27,7 @@ import numpy as np
 from . import autograd
 from .errors import DTypeError
 from .ir import Node, Variable, live
-from .ir.graph import Graph, interpret
+from .ir.graph import Graph, interpret, name as value_name
 from .ndarray import NDArray, fresh
 from .state import STATE
 from .trace import Tracer, tracing
@@ -182,12 +183,18 @@ class CompiledFunction:
             self._roots[key] = "eager"
             return
         graph = tracer.graph
-        n_forward = extra.n_forward if extra is not None else len(graph.eqns)
-        graph_fwd = _truncate(graph, n_forward)
         result_keys = [v.index for v in graph_outputs]
         externals = {tracer.value_of(x).index: x for x in tracer.externals}
-        later = extra.residual_keys if extra is not None else ()
-        segments = tracetree.split(graph_fwd, tracer.guards, externals, result_keys, later)
+        if extra is not None and _unit_cotangent(tracer, extra) is not None:
+            # a scalar loss: its gradients at cotangent 1, in the forward's own loops (see BackwardInfo)
+            extra.unit_grad_keys = [v.index for v in extra.graph.outputs]
+            whole = _with_unit_cotangent(graph, _unit_cotangent(tracer, extra))
+            segments = tracetree.split(whole, [], externals, result_keys, extra.unit_grad_keys)
+        else:
+            n_forward = extra.n_forward if extra is not None else len(graph.eqns)
+            later = extra.residual_keys if extra is not None else ()
+            segments = tracetree.split(_truncate(graph, n_forward), tracer.guards, externals, result_keys,
+                                       later)
         literals = {k: graph.literals[k] for k in result_keys if k in graph.literals}
         leaf = Leaf(result_keys, rebuild, extra)
         leaf.literals = literals
@@ -221,7 +228,7 @@ class CompiledFunction:
                 seg.program = self._build(seg.graph)
 
     def _compile_backward(self, extra) -> None:
-        if extra.program is None and extra.graph is not None:
+        if extra.program is None and extra.graph is not None and extra.unit_grad_keys is None:
             extra.program = self._build(extra.graph)
 
     def _build(self, graph: Graph):
@@ -240,7 +247,7 @@ class CompiledFunction:
             diff = extra.inputs_of(arrays)
             if any(live(x._entry) is None for x in diff):
                 raise GuardMiss(None)  # an input left the graph since the trace: trace again
-            residuals = [env[k] for k in extra.residual_keys]
+            residuals = [env[k] for k in extra.unit_grad_keys or extra.residual_keys]
             _attach(outs, diff, extra, residuals, self, (args, kwargs))
         return leaf.rebuild(outs)
 
@@ -295,7 +302,13 @@ def flatten(result, name: str) -> tuple:
 # ---- record mode: the compiled call as one tape node --------------------------------------------
 
 class BackwardInfo:
-    """What a path's backward needs: the differentiated inputs, the backward graph and program."""
+    """What a path's backward needs: the differentiated inputs, the backward graph and program.
+
+    A path whose one differentiated output has a single element (a loss) and no guards computes its
+    gradients at cotangent 1 in the forward program itself, where they share its loops (a second program
+    would read the inputs and recompute the forward values again); the backward then scales them by the
+    cotangent it receives, which is exact since the gradient is linear in it. `unit_grad_keys` names
+    them; otherwise it is None and the backward program reads the residuals."""
 
     def __init__(self, n_forward, boundary, ct_keys, graph, residual_keys):
         self.n_forward = n_forward
@@ -303,7 +316,8 @@ class BackwardInfo:
         self.ct_keys = ct_keys            # per function output: the cotangent input's key, or None
         self.graph = graph                # inputs: residuals then cotangents; outputs: gradients
         self.residual_keys = residual_keys
-        self.program = None
+        self.unit_grad_keys: list[int] | None = None
+        self.program: Any = None
 
     def inputs_of(self, array_args) -> list:
         return [array_args[where] if kind == "arg" else where for kind, where in self.boundary]
@@ -334,6 +348,25 @@ def _trace_backward(tracer: Tracer, outs: list) -> BackwardInfo | None:
     graph = _backward_graph(tracer.graph, n_forward, [k for k in ct_keys if k is not None], grads)
     residuals = [v.index for v in graph.inputs if v.index not in set(ct_keys)]
     return BackwardInfo(n_forward, [w for w, _ in boundary], ct_keys, graph, residuals)
+
+
+def _unit_cotangent(tracer: Tracer, extra: BackwardInfo):
+    """The cotangent input of a guard-free path with one differentiated single-element output, or None."""
+    keys = [k for k in extra.ct_keys if k is not None]
+    if extra.graph is None or tracer.guards or len(keys) != 1:
+        return None
+    ct = next(v for v in tracer.graph.inputs if v.index == keys[0])
+    return ct if math.prod(ct.shape) == 1 and ct.dtype.kind == "f" else None
+
+
+def _with_unit_cotangent(graph: Graph, ct) -> Graph:
+    """The whole trace, forward and backward, with the cotangent input fixed to 1."""
+    whole = graph.part()
+    whole.eqns = list(graph.eqns)
+    whole.literals = dict(graph.literals)
+    whole.literals[ct.index] = np.ones(ct.shape, ct.dtype)
+    whole.inputs = [v for v in graph.inputs if v.index != ct.index]
+    return whole
 
 
 # Forward values the backward reads are recomputed inside the backward program when they come from
@@ -375,6 +408,7 @@ class CompiledBackward:
 
     def __init__(self, info: BackwardInfo, residuals: list, owner: CompiledFunction, diff, call):
         self.info, self.residuals, self.owner = info, residuals, owner
+        self.retained = False
         self.diff, self.call = diff, call   # the differentiated inputs; (args, kwargs) of the call
 
     def backward_recorded(self, out_grads: list) -> list:
@@ -389,6 +423,13 @@ class CompiledBackward:
     def backward(self, *out_grads):
         info = self.info
         cts = [g._data for g, k in zip(out_grads, info.ct_keys) if k is not None]
+        if info.unit_grad_keys is not None:   # gradients at cotangent 1, computed by the forward
+            (ct,) = cts
+            grads = [g.copy() for g in self.residuals] if self.retained else self.residuals
+            self.retained = True    # a second backward (retain_graph) gets arrays of its own
+            if (ct == 1).all():
+                return [NDArray(g) for g in grads]
+            return [NDArray(np.multiply(g, ct.reshape(()), dtype=g.dtype)) for g in grads]
         arrays = self.residuals + cts
         program = info.program or functools.partial(interpret, info.graph)
         return [NDArray(a) for a in program(arrays)]
@@ -552,7 +593,10 @@ def _explain_segment(seg, lines: list, depth: int, label: str) -> None:
     if seg.guard is not None:
         lines.append(f"{pad}guard: {seg.guard.value!r} must equal {seg.guard.expected.tolist()}")
     extra = seg.leaf.extra if seg.leaf is not None else None
-    if extra is not None and extra.graph is not None:
+    if extra is not None and extra.unit_grad_keys is not None:
+        lines.append(f"{pad}-- backward: the gradients at cotangent 1 above ("
+                     f"{', '.join(value_name(k) for k in extra.unit_grad_keys)}), scaled by the cotangent")
+    elif extra is not None and extra.graph is not None:
         lines.append(f"{pad}-- backward ({len(extra.graph.eqns)} ops)")
         lines += [pad + line for line in str(extra.graph).splitlines()]
         _explain_program(extra.program, lines, pad)

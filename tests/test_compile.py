@@ -340,3 +340,37 @@ def test_logsumexp_value_and_grad_is_one_loop_over_rows():
     np.testing.assert_allclose(grad.asnumpy(), (soft * x_np).sum(0), rtol=1e-12)
     text = jg.explain(vg, x, w)
     assert "(1 kernels)" in text and "row kernel over [6, 5]" in text, text
+
+
+def test_a_scalar_loss_computes_its_gradients_in_the_forward_program():
+    """One program: the loss and its gradients at cotangent 1; backward scales them by the head gradient,
+    gives each retained backward arrays of its own, and agrees with the eager tape."""
+    rng = np.random.default_rng(3)
+    x, y = nd.array(rng.standard_normal(7), dtype=np.float64), nd.array(rng.standard_normal(7), dtype=np.float64)
+
+    def loss(w, b):
+        return nd.sum((nd.tanh(x * w + b) - y) ** 2)
+    f = jg.compile(loss)
+
+    def grads(fn, head=None, twice=False):
+        w, b = nd.array([0.3], dtype=np.float64), nd.array([-0.2], dtype=np.float64)
+        w.attach_grad(grad_req="add"), b.attach_grad(grad_req="add")
+        with autograd.record():
+            out = fn(w, b)
+        out.backward(head, retain_graph=twice)
+        if twice:
+            first = autograd.grad(out, [w], retain_graph=True)[0]
+            second = autograd.grad(out, [w])[0]
+            assert first._data is not second._data
+            np.testing.assert_array_equal(first.asnumpy(), second.asnumpy())
+        return w.grad.asnumpy(), b.grad.asnumpy()
+    for _ in range(2):
+        grads(f)                                   # trace, then compile
+    for head, twice in ((None, False), (nd.array([3.0], dtype=np.float64), False), (None, True)):
+        for got, want in zip(grads(f, head, twice), grads(loss, head, twice)):
+            np.testing.assert_allclose(got, want, rtol=1e-12)
+    w, b = nd.array([0.3], dtype=np.float64), nd.array([-0.2], dtype=np.float64)
+    w.attach_grad(), b.attach_grad()
+    with autograd.record():
+        text = jg.explain(f, w, b)
+    assert "gradients at cotangent 1" in text and "(1 kernels)" in text, text
