@@ -6,13 +6,13 @@ The rules are PyTorch's `torch.optim.Adam` and `torch.optim.AdamW` (without amsg
     p = p * (1 - lr * weight_decay)          (AdamW only: decoupled decay)
     m = beta1 * m + (1 - beta1) * g
     v = beta2 * v + (1 - beta2) * g * g
-    p = p - lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)
+    p = p - lr / (1 - beta1**t) * m / (nd.sqrt(v) / sqrt(1 - beta2**t) + eps)
 """
 from __future__ import annotations
 
 import math
 
-from ..nd import sqrt
+from .. import nd
 from .base import Optimizer, check_number
 
 
@@ -66,7 +66,7 @@ class Adam(Optimizer):
                 g = g + weight_decay * p
             m = beta1 * m + (1 - beta1) * g
             v = beta2 * v + (1 - beta2) * (g * g)
-            new_params.append(p - s["step_size"] * m / (sqrt(v) / s["bias_correction2_sqrt"] + eps))
+            new_params.append(p - s["step_size"] * m / (nd.sqrt(v) / s["bias_correction2_sqrt"] + eps))
             new_m.append(m)
             new_v.append(v)
         return new_params, {"exp_avg": new_m, "exp_avg_sq": new_v}
