@@ -41,6 +41,7 @@ class Adam(Optimizer):
 
     @property
     def betas(self) -> tuple[float, float]:
+        """(beta1, beta2): the decay rates of the first and second moment estimates."""
         return (self.beta1, self.beta2)
 
     @staticmethod

@@ -28,6 +28,7 @@ from ..ndarray import NDArray
 # Below this many parameter elements in total, a step runs eagerly by default: the numpy calls are
 # cheap there and a compile (a second or more) would not pay for itself (benchmarks/optim.py).
 COMPILE_MIN_ELEMENTS = 4096
+"""From this many parameter elements in total, `compiled='auto'` runs a step compiled."""
 
 
 def _flat_update(config, *arrays):
