@@ -32,10 +32,12 @@ def parameter(value, dtype=None, grad_req: str = "write") -> NDArray:
 
 
 def zeros(shape, dtype=None, grad_req: str = "write") -> NDArray:
+    """Zeros (the usual start for biases)."""
     return _attached(np.zeros(as_shape(shape)), grad_req, dtype)
 
 
 def constant(shape, value: float, dtype=None, grad_req: str = "write") -> NDArray:
+    """Every element equal to `value`."""
     return _attached(np.full(as_shape(shape), value), grad_req, dtype)
 
 

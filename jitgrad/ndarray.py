@@ -196,7 +196,8 @@ class NDArray:
         return self._writable().__dlpack__(stream=stream, max_version=max_version,
                                            dl_device=dl_device, copy=copy)
 
-    def __dlpack_device__(self) -> tuple:
+    def __dlpack_device__(self) -> tuple[int, int]:
+        """(device type, device id) of the memory, as DLPack numbers them: (1, 0) is the CPU."""
         return self._data.__dlpack_device__()
 
     def __bool__(self) -> bool:

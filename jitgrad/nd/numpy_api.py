@@ -11,6 +11,7 @@ TypeError, since the result would silently carry no gradient.
 from __future__ import annotations
 
 import numbers
+from typing import Callable
 
 import numpy as np
 
@@ -21,14 +22,18 @@ from ..state import STATE
 from . import math as emath, nn, reduce, shape as shape_ops
 from .creation import ones_like, zeros_like
 
-UFUNCS = {np.add: emath.add, np.subtract: emath.subtract, np.multiply: emath.multiply,
-          np.divide: emath.divide, np.power: emath.power, np.remainder: emath.mod,
-          np.maximum: emath.maximum, np.minimum: emath.minimum, np.equal: emath.equal,
-          np.not_equal: emath.not_equal, np.greater: emath.greater,
-          np.greater_equal: emath.greater_equal, np.less: emath.less, np.less_equal: emath.less_equal,
-          np.absolute: emath.abs, np.square: emath.square, np.reciprocal: emath.reciprocal,
-          np.floor_divide: lambda a, b, out=None: _out(NDArray.__floordiv__(*_pair(a, b)), out),
-          np.positive: lambda a, out=None: _out(a.copy(), out)}
+GENERATED = emath.GENERATED  # emath.add etc.: made at import time, so unseen by type checkers
+UFUNCS: dict[np.ufunc, Callable[..., NDArray]] = {
+    np.add: GENERATED["add"], np.subtract: GENERATED["subtract"],
+    np.multiply: GENERATED["multiply"], np.divide: GENERATED["divide"],
+    np.power: GENERATED["power"], np.remainder: GENERATED["mod"],
+    np.maximum: GENERATED["maximum"], np.minimum: GENERATED["minimum"],
+    np.equal: GENERATED["equal"], np.not_equal: GENERATED["not_equal"],
+    np.greater: GENERATED["greater"], np.greater_equal: GENERATED["greater_equal"],
+    np.less: GENERATED["less"], np.less_equal: GENERATED["less_equal"],
+    np.absolute: GENERATED["abs"], np.square: emath.square, np.reciprocal: emath.reciprocal,
+    np.floor_divide: lambda a, b, out=None: _out(NDArray.__floordiv__(*_pair(a, b)), out),
+    np.positive: lambda a, out=None: _out(a.copy(), out)}
 UFUNCS.update((getattr(np, name), getattr(emath, name)) for name in (
     "negative exp expm1 log log2 log10 log1p sqrt cbrt sin cos tan arcsin arccos arctan sinh cosh "
     "tanh arcsinh arccosh arctanh sign floor ceil rint trunc").split())
@@ -84,7 +89,7 @@ def _norm(x, ord=None, axis=None, keepdims=False):
 def _round(a, decimals=0, out=None):
     if decimals != 0:
         raise TypeError(f"np.round: jitgrad rounds to integers only, got decimals={decimals}")
-    return emath.round(a, out=out)
+    return GENERATED["round"](a, out=out)
 
 
 def _like(make, a, dtype=None):
@@ -200,5 +205,6 @@ def _to_numpy(value, guard: bool):
 
 
 def install() -> None:
-    NDArray.__array_ufunc__ = array_ufunc
-    NDArray.__array_function__ = array_function
+    # setattr, as jitgrad.nd installs its methods: NDArray does not declare the protocols itself
+    setattr(NDArray, "__array_ufunc__", array_ufunc)
+    setattr(NDArray, "__array_function__", array_function)

@@ -6,13 +6,15 @@ The rules are PyTorch's `torch.optim.Adam` and `torch.optim.AdamW` (without amsg
     p = p * (1 - lr * weight_decay)          (AdamW only: decoupled decay)
     m = beta1 * m + (1 - beta1) * g
     v = beta2 * v + (1 - beta2) * g * g
-    p = p - lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)
+    p = p - lr / (1 - beta1**t) * m / (nd.sqrt(v) / sqrt(1 - beta2**t) + eps)
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 
-from ..nd import sqrt
+from .. import nd
+from ..ndarray import NDArray
 from .base import Optimizer, check_number
 
 
@@ -22,6 +24,12 @@ class Adam(Optimizer):
     HYPER = ("lr", "beta1", "beta2", "eps", "weight_decay")
     DECOUPLED = False
     DEFAULT_WEIGHT_DECAY = 0.0
+    # the hyperparameters, set from check()'s result by Optimizer.__init__ and load_state_dict()
+    lr: float
+    beta1: float
+    beta2: float
+    eps: float
+    weight_decay: float
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float | None = None, compiled="auto"):
@@ -32,11 +40,13 @@ class Adam(Optimizer):
                                       weight_decay=weight_decay), compiled)
 
     @property
-    def betas(self) -> tuple:
+    def betas(self) -> tuple[float, float]:
+        """(beta1, beta2): the decay rates of the first and second moment estimates."""
         return (self.beta1, self.beta2)
 
     @staticmethod
-    def check(where, lr, beta1, beta2, eps, weight_decay) -> dict:
+    def check(where: str, lr: float, beta1: float, beta2: float, eps: float,
+              weight_decay: float) -> dict[str, float]:
         return dict(lr=check_number(where, "lr", lr),
                     beta1=check_number(where, "betas[0]", beta1, high=1.0, high_open=True),
                     beta2=check_number(where, "betas[1]", beta2, high=1.0, high_open=True),
@@ -56,8 +66,13 @@ class Adam(Optimizer):
                     weight_decay=self.weight_decay, decoupled=self.DECOUPLED)
 
     @staticmethod
-    def update(params, grads, states, scalars, beta1, beta2, eps, weight_decay, decoupled):
-        new_params, new_m, new_v = [], [], []
+    def update(params: Sequence[NDArray], grads: Sequence[NDArray],
+               states: Mapping[str, Sequence[NDArray]], scalars: Sequence[Mapping[str, NDArray]],
+               beta1: float, beta2: float, eps: float, weight_decay: float, decoupled: bool
+               ) -> tuple[list[NDArray], dict[str, list[NDArray]]]:
+        new_params: list[NDArray] = []
+        new_m: list[NDArray] = []
+        new_v: list[NDArray] = []
         for p, g, m, v, s in zip(params, grads, states["exp_avg"], states["exp_avg_sq"], scalars,
                                  strict=True):
             if weight_decay and decoupled:
@@ -66,7 +81,7 @@ class Adam(Optimizer):
                 g = g + weight_decay * p
             m = beta1 * m + (1 - beta1) * g
             v = beta2 * v + (1 - beta2) * (g * g)
-            new_params.append(p - s["step_size"] * m / (sqrt(v) / s["bias_correction2_sqrt"] + eps))
+            new_params.append(p - s["step_size"] * m / (nd.sqrt(v) / s["bias_correction2_sqrt"] + eps))
             new_m.append(m)
             new_v.append(v)
         return new_params, {"exp_avg": new_m, "exp_avg_sq": new_v}

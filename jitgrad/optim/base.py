@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -26,6 +28,7 @@ from ..ndarray import NDArray
 # Below this many parameter elements in total, a step runs eagerly by default: the numpy calls are
 # cheap there and a compile (a second or more) would not pay for itself (benchmarks/optim.py).
 COMPILE_MIN_ELEMENTS = 4096
+"""From this many parameter elements in total, `compiled='auto'` runs a step compiled."""
 
 
 def _flat_update(config, *arrays):
@@ -45,8 +48,8 @@ PROGRAM = jit_compile(_flat_update, static_argnums=(0,))  # one cache shared by 
 
 class Optimizer:
     """Base class: parameters, state, step(), zero_grad(), state_dict(), load_state_dict()."""
-    STATES: tuple = ()        # names of the per-parameter state buffers
-    HYPER: tuple = ()         # names of the hyperparameters kept in state_dict()
+    STATES: tuple[str, ...] = ()    # names of the per-parameter state buffers
+    HYPER: tuple[str, ...] = ()     # names of the hyperparameters kept in state_dict()
 
     def __init__(self, params, hyper: dict, compiled="auto"):
         self.params = check_params(params, type(self).__name__)
@@ -59,8 +62,10 @@ class Optimizer:
         self.state = {name: [np.zeros_like(p._data) for p in self.params] for name in self.STATES}
 
     # ---- subclass interface ----------------------------------------------------------------------
+    # check() and update() take each subclass's own keyword parameters (its HYPER names, its
+    # statics() names); `*args: Any, **kwargs: Any` is the signature that any override matches.
     @staticmethod
-    def check(where: str, **hyper) -> dict:
+    def check(where: str, *args: Any, **hyper: Any) -> dict[str, Any]:
         """The hyperparameters, validated (a clear ValueError or TypeError otherwise)."""
         raise NotImplementedError
 
@@ -73,7 +78,11 @@ class Optimizer:
         raise NotImplementedError
 
     @staticmethod
-    def update(params, grads, states, scalars, **config):
+    def update(params: Sequence[NDArray], grads: Sequence[NDArray],
+               states: Mapping[str, Sequence[NDArray]], scalars: Sequence[Mapping[str, NDArray]],
+               *args: Any, **config: Any) -> tuple[list[NDArray], dict[str, list[NDArray]]]:
+        """The rule: new parameters and new state buffers from this step's arrays (`scalars[i]`
+        holds parameter i's changing values as 0-d arrays of its dtype) and the static config."""
         raise NotImplementedError
 
     # ---- stepping --------------------------------------------------------------------------------

@@ -10,13 +10,22 @@ The rule is PyTorch's `torch.optim.SGD`, per parameter p with gradient g and buf
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
+from ..ndarray import NDArray
 from .base import Optimizer, check_number
 
 
 class SGD(Optimizer):
     """`SGD(params, lr, momentum=0, dampening=0, weight_decay=0, nesterov=False, compiled='auto')`."""
-    STATES = ("momentum_buffer",)
+    STATES: tuple[str, ...] = ("momentum_buffer",)  # () when momentum is 0
     HYPER = ("lr", "momentum", "dampening", "weight_decay", "nesterov")
+    # the hyperparameters, set from check()'s result by Optimizer.__init__ and load_state_dict()
+    lr: float
+    momentum: float
+    dampening: float
+    weight_decay: float
+    nesterov: bool
 
     def __init__(self, params, lr: float, momentum: float = 0.0, dampening: float = 0.0,
                  weight_decay: float = 0.0, nesterov: bool = False, compiled="auto"):
@@ -26,12 +35,14 @@ class SGD(Optimizer):
             self.STATES, self.state = (), {}
 
     @staticmethod
-    def check(where, lr, momentum, dampening, weight_decay, nesterov) -> dict:
-        hyper = dict(lr=check_number(where, "lr", lr),
-                     momentum=check_number(where, "momentum", momentum),
-                     dampening=check_number(where, "dampening", dampening, high=1.0),
-                     weight_decay=check_number(where, "weight_decay", weight_decay),
-                     nesterov=bool(nesterov))
+    def check(where: str, lr: float, momentum: float, dampening: float, weight_decay: float,
+              nesterov: bool) -> dict[str, float | bool]:
+        hyper: dict[str, float | bool] = dict(
+            lr=check_number(where, "lr", lr),
+            momentum=check_number(where, "momentum", momentum),
+            dampening=check_number(where, "dampening", dampening, high=1.0),
+            weight_decay=check_number(where, "weight_decay", weight_decay),
+            nesterov=bool(nesterov))
         if nesterov and (hyper["momentum"] == 0 or hyper["dampening"] != 0):
             raise ValueError(f"{where}: Nesterov momentum needs momentum > 0 and dampening = 0, got "
                              f"momentum={hyper['momentum']}, dampening={hyper['dampening']}")
@@ -49,8 +60,12 @@ class SGD(Optimizer):
                     first=self.step_count == 1)
 
     @staticmethod
-    def update(params, grads, states, scalars, momentum, dampening, weight_decay, nesterov, first):
-        new_params, new_buffers = [], []
+    def update(params: Sequence[NDArray], grads: Sequence[NDArray],
+               states: Mapping[str, Sequence[NDArray]], scalars: Sequence[Mapping[str, NDArray]],
+               momentum: float, dampening: float, weight_decay: float, nesterov: bool, first: bool
+               ) -> tuple[list[NDArray], dict[str, list[NDArray]]]:
+        new_params: list[NDArray] = []
+        new_buffers: list[NDArray] = []
         buffers = states.get("momentum_buffer", [None] * len(params))
         for p, g, b, s in zip(params, grads, buffers, scalars, strict=True):
             if weight_decay:
@@ -59,6 +74,7 @@ class SGD(Optimizer):
                 if first:
                     b = g
                 else:
+                    assert b is not None  # with momentum > 0 the states hold the buffers
                     b = momentum * b + ((1 - dampening) * g if dampening else g)
                 g = g + momentum * b if nesterov else b
                 new_buffers.append(b)
