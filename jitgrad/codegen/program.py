@@ -20,7 +20,7 @@ import numpy as np
 from ..ir.graph import Graph, name as value_name
 from ..passes.fusion import Fallback, Kernel, fuse
 from ..passes.simplify import simplify
-from .compile import load, log
+from .compile import compile_cause, load, log
 from .render import render_kernel
 
 PARALLEL_MIN = int(os.environ.get("JITGRAD_PARALLEL_MIN", 1 << 17))  # elements; see the module doc
@@ -32,8 +32,9 @@ os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 
 class KernelStep:
-    def __init__(self, kernel: Kernel, graph: Graph, kname: str, graph_name: str):
+    def __init__(self, kernel: Kernel, graph: Graph, kname: str, graph_name: str, cause: str):
         self.kernel = kernel
+        self.cause = f"{graph_name}: {cause}"
         self.rendered = render_kernel(kernel, graph, kname, graph_name)
         self.compiled = load(self.rendered.source)
         total = math.prod(kernel.shape)
@@ -41,6 +42,12 @@ class KernelStep:
         self.args = [(a.role, a.value.index, a.value.shape, a.value.dtype, a.form) for a in self.rendered.args]
 
     def run(self, env: dict, buffers: dict):
+        """The first run, where Numba compiles or loads the kernel: under this program's cause."""
+        with compile_cause(self.cause):
+            self.call(env, buffers)
+        self.run = self.call
+
+    def call(self, env: dict, buffers: dict):
         call, copies = [], []
         for role, index, shape, dtype, form in self.args:
             if role == "input":
@@ -94,7 +101,7 @@ class FallbackStep:
 
 
 class Program:
-    def __init__(self, graph: Graph, name: str = "f"):
+    def __init__(self, graph: Graph, name: str = "f", cause: str = "a new program"):
         self.name = name
         self.source_graph = graph
         self.graph = simplify(graph)
@@ -102,7 +109,8 @@ class Program:
         self.steps = []
         for step in self.plan:
             if isinstance(step, Kernel):
-                self.steps.append(KernelStep(step, self.graph, f"{name}_k{len(self.kernels)}", name))
+                self.steps.append(KernelStep(step, self.graph, f"{name}_k{len(self.kernels)}", name,
+                                             cause))
             else:
                 self.steps.append(FallbackStep(step, name))
         self.literals = {i: np.asarray(d) for i, d in self.graph.literals.items()}
@@ -139,5 +147,6 @@ class Program:
         return "\n".join(lines)
 
 
-def build_program(graph: Graph, name: str = "f") -> Program:
-    return Program(graph, name)
+def build_program(graph: Graph, name: str = "f", cause: str = "a new program") -> Program:
+    """`cause` says why the program is built (logged with the compiles it leads to)."""
+    return Program(graph, name, cause)
