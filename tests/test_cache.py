@@ -238,3 +238,15 @@ def test_compile_logs_go_to_the_jitgrad_logger(tmp_path, monkeypatch, caplog):
     assert "building a program for a new structure" in text
     assert "disk cache miss for k_" in text and "a new kernel" in text
     assert "compiled k_" in text and "(cause: <lambda>: a new structure" in text
+
+
+def test_a_path_is_compiled_once_it_turns_hot_and_the_log_says_so(caplog):
+    f = jg.compile(lambda x: x * 2 if (nd.sum(x) > 0).asscalar() else x * 3, hot=3, backend="interpret")
+    with caplog.at_level(logging.INFO, logger="jitgrad"):
+        f(nd.array([1.0]))
+        assert "building a program for a new structure (first call)" in caplog.text
+        builds = f.cache_info()["compiles"]
+        for _ in range(4):
+            assert f(nd.array([-1.0])).asnumpy().tolist() == [-3.0]
+    assert f.cache_info()["compiles"] == builds + 1
+    assert "building a program for a guard path turned hot (3 runs)" in caplog.text
