@@ -262,7 +262,7 @@ def _truncate(graph: Graph, n: int) -> Graph:
 
 def _signature_change(key: tuple, known: dict) -> str:
     """What makes signature `key` new: the first call, or a new dtype, shape or structure compared
-    with the closest signature already cached (the same arity, fewest differing arguments)."""
+    with the closest signature already cached (the same arity, fewest differing fields)."""
     def arrays(k):
         return [p for p in k if isinstance(p, tuple) and len(p) == 4 and isinstance(p[1], np.dtype)]
     mine, best = arrays(key), None
@@ -272,15 +272,19 @@ def _signature_change(key: tuple, known: dict) -> str:
                 or [p for p in other if p not in theirs] != [p for p in key if p not in mine]:
             continue
         diff = [(a, b) for a, b in zip(theirs, mine) if a != b]
-        if best is None or len(diff) < len(best):
+        if best is None or _fields(diff) < _fields(best):
             best = diff
     if best is None:
         return "a new structure (first call)" if not known else "a new structure"
     if all(a[0] == b[0] and a[3] == b[3] for a, b in best) and any(a[1] != b[1] for a, b in best):
         return "a new dtype (" + ", ".join(f"{a[1]} -> {b[1]}" for a, b in best if a[1] != b[1]) + ")"
-    if all(a[1] == b[1] and a[3] == b[3] for a, b in best):
+    if all(a[1] == b[1] and a[3] == b[3] and len(a[0]) == len(b[0]) for a, b in best):
         return "a new shape or layout (" + ", ".join(f"{a[0]} -> {b[0]}" for a, b in best) + ")"
     return "a new structure"
+
+
+def _fields(diff) -> int:
+    return sum(x != y for a, b in diff for x, y in zip(a, b))
 
 
 def _short(key) -> str:

@@ -250,3 +250,14 @@ def test_a_path_is_compiled_once_it_turns_hot_and_the_log_says_so(caplog):
             assert f(nd.array([-1.0])).asnumpy().tolist() == [-3.0]
     assert f.cache_info()["compiles"] == builds + 1
     assert "building a program for a guard path turned hot (3 runs)" in caplog.text
+
+
+def test_the_cause_of_a_build_names_what_changed(caplog):
+    f = jg.compile(lambda x: x * 2, backend="interpret")
+    with caplog.at_level(logging.INFO, logger="jitgrad"):
+        for shape, dtype in [(3, np.float32), (3, np.float64), (5, np.float64), ((2, 2), np.float64)]:
+            f(nd.array(np.ones(shape), dtype=dtype))
+    builds = [r.getMessage().split("building a program for ")[1] for r in caplog.records
+              if "building a program" in r.getMessage()]
+    assert builds == ["a new structure (first call)", "a new dtype (float32 -> float64)",
+                      "a new shape or layout ((3,) -> (5,))", "a new structure"]

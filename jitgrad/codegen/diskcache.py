@@ -11,7 +11,9 @@ Numba's own index and data files (`__pycache__/*.nbi`, `*.nbc`) are written by `
 checked form: a SHA-256 of the payload precedes it, and each data file records the index key it was
 written for. A truncated or garbled file, or a data file that another process reused for another
 signature (Numba numbers data files without a lock), is then detected, warned about and recompiled,
-never loaded as a wrong kernel.
+never loaded as a wrong kernel. This subclasses Numba's `FunctionCache` and `IndexDataCacheFile`
+(numba.core.caching) and overrides their file format; tests/test_cache.py damages each kind of file
+across processes, so a change in those internals shows up there.
 """
 from __future__ import annotations
 
