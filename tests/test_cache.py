@@ -261,3 +261,14 @@ def test_the_cause_of_a_build_names_what_changed(caplog):
               if "building a program" in r.getMessage()]
     assert builds == ["a new structure (first call)", "a new dtype (float32 -> float64)",
                       "a new shape or layout ((3,) -> (5,))", "a new structure"]
+
+
+def test_a_failed_save_warns_and_the_compiled_kernel_still_runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("JITGRAD_CACHE_DIR", str(tmp_path))
+    kernel = jcompile.load(tiny_kernel("failed save"))
+    # the cache's __pycache__ replaced by a regular file after the kernel was set up: saving fails
+    pycache = Path(kernel.serial._cache.cache_path)
+    shutil.rmtree(pycache)
+    pycache.write_text("")
+    with pytest.warns(diskcache.CacheWarning, match="cannot save"):
+        assert kernel.serial(1, 2) == 3

@@ -172,6 +172,9 @@ class CheckedIndexDataCacheFile(IndexDataCacheFile):
         except FileNotFoundError:
             self.miss_reason = "not in the disk cache"
             return {}
+        except OSError as e:  # e.g. the directory was replaced or removed: compile, then try to save
+            self.miss_reason = f"cannot read {self._index_path} ({e.strerror})"
+            return {}
         version, stamp, overloads = _unpickle(self._index_path, payload)
         if (version, stamp) != (self._version, self._source_stamp):
             self.miss_reason = "stale index (the kernel source file changed since it was cached)"
@@ -195,8 +198,8 @@ class CheckedIndexDataCacheFile(IndexDataCacheFile):
         path = self._data_path(name)
         try:
             payload = _unseal(path)
-        except FileNotFoundError:
-            self.miss_reason = f"data file {path} is missing"
+        except OSError as e:
+            self.miss_reason = f"cannot read data file {path} ({e.strerror})"
             return None
         saved_key, data = _unpickle(path, payload)
         if saved_key != key:
@@ -253,6 +256,13 @@ class CheckedCache(FunctionCache):
         log.info("jitgrad: loaded %s(%s) from the disk cache in %.1f ms", self.label, args,
                  1e3 * (time.perf_counter() - start))
         return cres
+
+    def save_overload(self, sig, data):
+        try:
+            super().save_overload(sig, data)
+        except OSError as e:  # a full disk, or the directory went away: the compiled code still runs
+            warnings.warn(f"jitgrad: cannot save {self.label} to the disk cache ({e}); it stays compiled "
+                          "in memory", CacheWarning, stacklevel=2)
 
 
 _setup_done = False
