@@ -6,6 +6,8 @@ second subprocess sharing the directory a first one filled (warm). Times start a
   traced, eager one);
 - compiled result: the first and the second call, i.e. until the compiled kernels have run once
   (Numba compiles, or loads from the disk cache, lazily, on a kernel's first call);
+- all cold: also the Numba cache of the vectorized math and helpers (NUMBA_CACHE_DIR in a temporary
+  directory), as on the first use of a fresh install;
 - new size: in a warm process, the first call with a new input size (a trace and a lookup).
 Medians over --repeat runs; targets from the cache issue are printed beside them.
 """
@@ -80,8 +82,12 @@ def _stats(np) -> dict:
 CHILDREN = {"w1": child_w1, "mlp": child_mlp, "import": child_import}
 
 
-def run_child(case: str, arg, cache: str) -> dict:
+def run_child(case: str, arg, cache: str, numba_cache: str | None = None) -> dict:
+    """`numba_cache`: a NUMBA_CACHE_DIR for every cache=True function, so the vectorized math and
+    helpers compile too (otherwise their Numba cache in the package directory is usually warm)."""
     env = dict(os.environ, JITGRAD_CACHE_DIR=cache, PYTHONPATH=str(ROOT))
+    if numba_cache:
+        env["NUMBA_CACHE_DIR"] = numba_cache
     env.pop("JITGRAD_LOG", None)
     cmd = [sys.executable, "-m", "benchmarks.latency", "--child", case] + ([str(arg)] if arg else [])
     out = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, check=True).stdout
@@ -90,8 +96,10 @@ def run_child(case: str, arg, cache: str) -> dict:
 
 def measure(repeat: int) -> list[tuple]:
     """(label, median seconds, target seconds or None, compiles/loads note) rows."""
-    runs = {k: [] for k in ("w1 cold", "w1 warm", "mlp cold", "mlp warm", "import")}
+    runs = {k: [] for k in ("w1 cold", "w1 warm", "w1 all cold", "mlp cold", "mlp warm", "import")}
     for _ in range(repeat):
+        with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as numba_cache:
+            runs["w1 all cold"].append(run_child("w1", 1000, cache, numba_cache))
         with tempfile.TemporaryDirectory() as cache:
             runs["w1 cold"].append(run_child("w1", 1000, cache))
             runs["w1 warm"].append(run_child("w1", 1000, cache))
@@ -109,6 +117,8 @@ def measure(repeat: int) -> list[tuple]:
     return [
         ("W1 N=1e3, cold cache: first result", med("w1 cold", "first"), 1.0, note("w1 cold")),
         ("W1 N=1e3, cold cache: first compiled result", med("w1 cold", "compiled"), 1.0, ""),
+        ("W1 N=1e3, cold cache and cold vmath: first compiled result", med("w1 all cold", "compiled"),
+         1.0, note("w1 all cold")),
         ("W1 N=1e3, new process, warm cache: first result", med("w1 warm", "first"), 0.05, note("w1 warm")),
         ("W1 N=1e3, new process, warm cache: first compiled result", med("w1 warm", "compiled"), 0.05, ""),
         ("W1 new size in the same process: first call", med("w1 warm", "new_size"), 0.005, ""),
