@@ -28,7 +28,6 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def child_w1(n: int) -> dict:
     start = time.perf_counter()
-    import numpy as np
     import jitgrad as jg
     from jitgrad import nd
     from benchmarks.workloads import make_w1, nd_w1
@@ -49,11 +48,10 @@ def child_w1(n: int) -> dict:
     vg(*new_args)[0].asnumpy()
     t5 = time.perf_counter()
     return {"import": imported - start, "first": t1 - t0, "compiled": t2 - t0, "new_size": t4 - t3,
-            "new_size_compiled": t5 - t3, **_stats(np)}
+            "new_size_compiled": t5 - t3, **_stats()}
 
 
 def child_mlp(batch: int) -> dict:
-    import numpy as np
     import jitgrad as jg
     from jitgrad import nd
     from benchmarks.workloads import make_w4, nd_w4
@@ -65,7 +63,7 @@ def child_mlp(batch: int) -> dict:
     t1 = time.perf_counter()
     vg(*args)[0].asnumpy()
     t2 = time.perf_counter()
-    return {"first": t1 - t0, "compiled": t2 - t0, **_stats(np)}
+    return {"first": t1 - t0, "compiled": t2 - t0, **_stats()}
 
 
 def child_import() -> dict:
@@ -74,7 +72,7 @@ def child_import() -> dict:
     return {"import": time.perf_counter() - start}
 
 
-def _stats(np) -> dict:
+def _stats() -> dict:
     from jitgrad.codegen.compile import STATS
     return {"numba_compiles": STATS["numba_compiles"], "disk_loads": STATS["disk_loads"]}
 

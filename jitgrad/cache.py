@@ -41,7 +41,8 @@ def cache_dir() -> str | None:
 
 def keys(path: str) -> list[str]:
     """The environment-key subdirectories of the cache directory."""
-    return sorted(d for d in os.listdir(path) if d.startswith("env-") and os.path.isdir(os.path.join(path, d)))
+    return sorted(d for d in os.listdir(path)
+                  if d.startswith("env-") and os.path.isdir(os.path.join(path, d)))
 
 
 def entries(path: str) -> list[str]:

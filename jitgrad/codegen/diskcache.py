@@ -273,7 +273,8 @@ def _numba_setup(target_context) -> None:
     start = time.perf_counter()
     target_context.refresh()
     _setup_done = True
-    log.info("jitgrad: Numba's target setup (once per process) took %.0f ms", 1e3 * (time.perf_counter() - start))
+    log.info("jitgrad: Numba's target setup (once per process) took %.0f ms",
+             1e3 * (time.perf_counter() - start))
 
 
 def describe_types(types) -> str:
