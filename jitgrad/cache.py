@@ -1,15 +1,21 @@
 """The on-disk kernel cache: where it is, what it holds, and `python -m jitgrad.cache {info,clear}`.
 
-Generated kernel sources are files `k_<hash>.py` in the cache directory, and Numba keeps their
-compiled code beside them (`__pycache__`). JITGRAD_CACHE_DIR chooses the directory; set to the empty
-string it turns the disk cache off (kernels are then compiled in memory, once per process).
+The cache directory holds one subdirectory per environment key (`env-<hash>/`: the versions of jitgrad,
+Python, numpy, Numba and llvmlite, and the CPU; its `key.json` lists them). Each holds the generated kernel
+sources `k_<hash>.py` and Numba's compiled code for them (`__pycache__`). JITGRAD_CACHE_DIR chooses the
+directory; set to the empty string it turns the disk cache off (kernels are then compiled in memory, once per
+process), and so does a directory that cannot be written (with a warning).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import tempfile
+import warnings
+
+_warned: set[str] = set()
 
 
 def cache_dir() -> str | None:
@@ -24,16 +30,28 @@ def cache_dir() -> str | None:
         with tempfile.NamedTemporaryFile(dir=path):
             pass
         return path
-    except OSError:
+    except OSError as e:
+        if path not in _warned:  # once per directory and process
+            _warned.add(path)
+            warnings.warn(f"jitgrad: the kernel cache directory {path} cannot be written ({e}); kernels "
+                          "are compiled in memory (set JITGRAD_CACHE_DIR to a writable directory, or to "
+                          "the empty string to turn the disk cache off)", UserWarning, stacklevel=2)
         return None
 
 
+def keys(path: str) -> list[str]:
+    """The environment-key subdirectories of the cache directory."""
+    return sorted(d for d in os.listdir(path)
+                  if d.startswith("env-") and os.path.isdir(os.path.join(path, d)))
+
+
 def entries(path: str) -> list[str]:
-    """Every file the cache holds: kernel sources and Numba's compiled code for them."""
-    found = []
-    for root, _, files in os.walk(path):
-        found += [os.path.join(root, f) for f in files
-                  if f.startswith("k_") or root.endswith("__pycache__")]
+    """Every file the cache holds: kernel sources, key files and Numba's compiled code for them (also
+    those of the older layout, kernels directly in the cache directory)."""
+    found = [os.path.join(path, f) for f in os.listdir(path) if f.startswith("k_")]
+    for sub in keys(path) + ["__pycache__"]:
+        for root, _, files in os.walk(os.path.join(path, sub)):
+            found += [os.path.join(root, f) for f in files]
     return found
 
 
@@ -41,10 +59,20 @@ def info() -> str:
     path = cache_dir()
     if path is None:
         return "jitgrad cache: disabled (JITGRAD_CACHE_DIR is empty or not writable)"
+    lines = [f"jitgrad cache: {path}"]
     files = entries(path)
-    kernels = sum(1 for f in files if os.path.basename(f).endswith(".py"))
+    kernels = sum(1 for f in files if os.path.basename(f).startswith("k_") and f.endswith(".py"))
     size = sum(os.path.getsize(f) for f in files)
-    return f"jitgrad cache: {path}\n  {kernels} kernel sources, {len(files)} files, {size / 1e6:.1f} MB"
+    lines.append(f"  {kernels} kernel sources, {len(files)} files, {size / 1e6:.1f} MB")
+    for key in keys(path):
+        try:
+            with open(os.path.join(path, key, "key.json")) as f:
+                parts = json.load(f)
+            described = ", ".join(f"{k} {v}" for k, v in sorted(parts.items()))
+        except (OSError, ValueError):
+            described = "no readable key.json"
+        lines.append(f"  {key}: {described}")
+    return "\n".join(lines)
 
 
 def clear() -> str:
@@ -53,9 +81,10 @@ def clear() -> str:
         return "jitgrad cache: disabled, nothing to clear"
     files = entries(path)
     for f in files:
-        if os.path.basename(f).endswith(".py"):
+        if os.path.dirname(f) == path:
             os.remove(f)
-    shutil.rmtree(os.path.join(path, "__pycache__"), ignore_errors=True)
+    for sub in keys(path) + ["__pycache__"]:
+        shutil.rmtree(os.path.join(path, sub), ignore_errors=True)
     return f"jitgrad cache: removed {len(files)} files from {path}"
 
 

@@ -205,38 +205,42 @@ class CompiledFunction:
                             "path runs eagerly", self.__name__, self.max_paths)
                 return
             first = root is None
+            cause = _signature_change(key, self._roots) if first else ""
             root, new = tracetree.insert(root, segments, [g.expected for g in tracer.guards], leaf)
             self._roots[key] = root
             if first:  # the first path is compiled now; later ones once they prove hot
                 for seg in new:
-                    self._compile(seg)
+                    self._compile(seg, cause)
                 if extra is not None:
-                    self._compile_backward(extra)
+                    self._compile_backward(extra, cause)
 
     def _maybe_compile(self, path) -> None:
         for seg in path:
+            hot = f"a guard path turned hot ({seg.runs} runs)"
             if seg.program is None and seg.runs >= self.hot:
-                self._compile(seg)
+                self._compile(seg, hot)
             leaf = seg.leaf
             if leaf is not None and leaf.extra is not None and leaf.extra.program is None \
                     and seg.runs >= self.hot:
-                self._compile_backward(leaf.extra)
+                self._compile_backward(leaf.extra, hot)
 
-    def _compile(self, seg) -> None:
+    def _compile(self, seg, cause: str) -> None:
         with seg.lock:
             if seg.program is None:
-                seg.program = self._build(seg.graph)
+                seg.program = self._build(seg.graph, cause)
 
-    def _compile_backward(self, extra) -> None:
+    def _compile_backward(self, extra, cause: str) -> None:
         if extra.program is None and extra.graph is not None and extra.unit_grad_keys is None:
-            extra.program = self._build(extra.graph)
+            extra.program = self._build(extra.graph, f"{cause} (backward)")
 
-    def _build(self, graph: Graph):
+    def _build(self, graph: Graph, cause: str):
+        """The program for `graph`; `cause` (why it is built) is logged with it and its compiles."""
         self._stats["compiles"] += 1
+        log.info("jitgrad: %s: building a program for %s", self.__name__, cause)
         if self.backend == "interpret":
             return functools.partial(interpret, graph)
         from .codegen.program import build_program
-        return build_program(graph, self.__name__)
+        return build_program(graph, self.__name__, cause)
 
     # ---- cached calls ----------------------------------------------------------------------------
     def _finish(self, leaf: Leaf, env: dict, arrays: list, args, kwargs):
@@ -266,6 +270,33 @@ def _truncate(graph: Graph, n: int) -> Graph:
     g = graph.part()
     g.inputs, g.literals, g.eqns, g.outputs = graph.inputs, graph.literals, graph.eqns[:n], []
     return g
+
+
+def _signature_change(key: tuple, known: dict) -> str:
+    """What makes signature `key` new: the first call, or a new dtype, shape or structure compared
+    with the closest signature already cached (the same arity, fewest differing fields)."""
+    def arrays(k):
+        return [p for p in k if isinstance(p, tuple) and len(p) == 4 and isinstance(p[1], np.dtype)]
+    mine, best = arrays(key), None
+    for other in known:
+        theirs = arrays(other)
+        if len(theirs) != len(mine) or other[len(other) - 2:] != key[len(key) - 2:] \
+                or [p for p in other if p not in theirs] != [p for p in key if p not in mine]:
+            continue
+        diff = [(a, b) for a, b in zip(theirs, mine) if a != b]
+        if best is None or _fields(diff) < _fields(best):
+            best = diff
+    if best is None:
+        return "a new structure (first call)" if not known else "a new structure"
+    if all(a[0] == b[0] and a[3] == b[3] for a, b in best) and any(a[1] != b[1] for a, b in best):
+        return "a new dtype (" + ", ".join(f"{a[1]} -> {b[1]}" for a, b in best if a[1] != b[1]) + ")"
+    if all(a[1] == b[1] and a[3] == b[3] and len(a[0]) == len(b[0]) for a, b in best):
+        return "a new shape or layout (" + ", ".join(f"{a[0]} -> {b[0]}" for a, b in best) + ")"
+    return "a new structure"
+
+
+def _fields(diff) -> int:
+    return sum(x != y for a, b in diff for x, y in zip(a, b))
 
 
 def _short(key) -> str:

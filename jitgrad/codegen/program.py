@@ -21,9 +21,9 @@ import numpy as np
 from ..ir.graph import Graph, name as value_name
 from ..passes.fusion import Fallback, Kernel, fuse
 from ..passes.simplify import simplify
-from .compile import load, log
-from .launch import launcher
 from ..passes.rows import RowKernel, group_rows
+from .compile import compile_cause, load, log
+from .launch import launcher
 from .render import render_kernel
 from .rows import render_rows
 
@@ -36,8 +36,9 @@ os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 
 class KernelStep:
-    def __init__(self, kernel: Kernel | RowKernel, graph: Graph, kname: str, graph_name: str):
+    def __init__(self, kernel: Kernel | RowKernel, graph: Graph, kname: str, graph_name: str, cause: str):
         self.kernel = kernel
+        self.cause = f"{graph_name}: {cause}"
         if isinstance(kernel, RowKernel):
             self.rendered = render_rows(kernel, graph, kname, graph_name)
         else:
@@ -46,8 +47,16 @@ class KernelStep:
         total = math.prod(kernel.shape)
         self.parallel = total >= PARALLEL_MIN and self.rendered.sizes[0] > 1
         self.args = [(a.role, a.value.index, a.value.shape, a.value.dtype, a.form) for a in self.rendered.args]
+        self.ran = False
 
     def run(self, env: dict, buffers: dict):
+        if self.ran:
+            return self.call(env, buffers)
+        with compile_cause(self.cause):  # the first run, where Numba compiles or loads the kernel
+            self.call(env, buffers)
+        self.ran = True
+
+    def call(self, env: dict, buffers: dict):
         call, copies = [], []
         for role, index, shape, dtype, form in self.args:
             if role == "input":
@@ -101,7 +110,7 @@ class FallbackStep:
 
 
 class Program:
-    def __init__(self, graph: Graph, name: str = "f"):
+    def __init__(self, graph: Graph, name: str = "f", cause: str = "a new program"):
         self.name = name
         self.source_graph = graph
         self.graph = simplify(graph)
@@ -109,11 +118,14 @@ class Program:
         self.steps: list[KernelStep | FallbackStep] = []
         for step in self.plan:
             if isinstance(step, (Kernel, RowKernel)):
-                self.steps.append(KernelStep(step, self.graph, f"{name}_k{len(self.kernels)}", name))
+                self.steps.append(KernelStep(step, self.graph, f"{name}_k{len(self.kernels)}", name,
+                                             cause))
             else:
                 self.steps.append(FallbackStep(step, name))
         self.literals = {i: np.asarray(d) for i, d in self.graph.literals.items()}
         self.launch, self.launch_source = launcher(self)
+        self.cause = f"{name}: {cause}"
+        self.launched = False
 
     @property
     def kernels(self) -> list:
@@ -123,7 +135,12 @@ class Program:
 
     def __call__(self, arrays: list, out_buffers: dict | None = None) -> list:
         if not out_buffers:
-            return self.launch(*arrays)
+            if self.launched:
+                return self.launch(*arrays)
+            with compile_cause(self.cause):   # the first run, where Numba compiles or loads the kernels
+                results = self.launch(*arrays)
+            self.launched = True
+            return results
         env = dict(self.literals)
         for v, a in zip(self.graph.inputs, arrays, strict=True):
             env[v.index] = np.asarray(a)
@@ -149,5 +166,6 @@ class Program:
         return "\n".join(lines)
 
 
-def build_program(graph: Graph, name: str = "f") -> Program:
-    return Program(graph, name)
+def build_program(graph: Graph, name: str = "f", cause: str = "a new program") -> Program:
+    """`cause` says why the program is built (logged with the compiles it leads to)."""
+    return Program(graph, name, cause)
