@@ -271,3 +271,13 @@ def test_a_stage_never_reads_a_reduction_over_axis_0_of_its_own_loop():
            ("sum", [4], {"axes": (1,), "keepdims": True})]
     program = check(build([((4, 5), np.float64)], ops, [5]), [sample((-1, 1), (4, 5), np.float64, 2)])
     assert len([s for s in program.steps if isinstance(s, KernelStep)]) == 2, program.describe()
+
+
+def test_an_outside_vector_is_never_both_per_row_and_a_column_of_one_row_loop():
+    # v of shape (4,) with x of (4, 4): per-row in the (4,) stage, a column in the (4, 4) stages
+    S = {"axes": (1,), "keepdims": False}
+    ops = [("sum", [0], S), ("add", [2, 1], {}),                      # 2, 3: rows (4,)
+           ("reshape", [3], {"shape": (4, 1)}), ("subtract", [0, 4], {}),   # 4, 5
+           ("multiply", [5, 1], {}), ("sum", [6], S)]                  # 6: v read along axis 1
+    graph = build([((4, 4), np.float64), ((4,), np.float64)], ops, [7])
+    check(graph, [sample((-1, 1), (4, 4), np.float64, 8), sample((-1, 1), (4,), np.float64, 9)])

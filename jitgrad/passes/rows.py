@@ -73,7 +73,8 @@ def joins(group: RowKernel, step) -> bool:
     if group.is_inner(step):
         # per-row values enter an inner stage as (n0, 1): an (n0,) value would broadcast along axis 1
         return all(v.shape == group.shape or v.shape == (group.shape[0], 1) for v in inputs) and \
-            all(set(r.attrs["axes"]) <= {0, 1} for r in step.reductions)
+            all(set(r.attrs["axes"]) <= {0, 1} for r in step.reductions) and \
+            not _outside_row_conflict(group, step)
     if step.shape not in group.rows:
         return False
     return all(v.shape in group.rows for v in inputs) and all(
@@ -81,12 +82,18 @@ def joins(group: RowKernel, step) -> bool:
 
 
 def _outside_row_conflict(group: RowKernel, step: Kernel) -> bool:
-    """An outside (n0,) array is per-row in a row stage but would be read along axis 1 in an inner one."""
+    """An outside (n0,) array is per-row in a row stage but a column (1, n1) in an inner one (n0 == n1):
+    one argument cannot be both."""
     n0 = group.shape[0]
     made = {e.out.index for e in group.all_eqns()}
-    inner_reads = {v.index for s in group.stages if group.is_inner(s) for e in s.all_eqns() for v in e.inputs}
-    return any(v.shape == (n0,) and v.index in inner_reads for e in step.all_eqns() for v in e.inputs
-               if v.index not in made)
+
+    def reads(stages) -> set:
+        return {v.index for s in stages for e in s.all_eqns() for v in e.inputs
+                if v.index not in made and v.shape == (n0,)}
+    inner = group.is_inner(step)
+    mine = reads([step])
+    theirs = reads([s for s in group.stages if group.is_inner(s) != inner and isinstance(s, Kernel)])
+    return bool(mine & theirs)
 
 
 def reads_from(step, group: RowKernel) -> bool:
