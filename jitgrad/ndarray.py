@@ -80,7 +80,7 @@ def constant(value, like: "NDArray", op: str) -> "NDArray":
     """An operand as an NDArray; Python scalars take the array's dtype (MXNet's scalar ops do)."""
     if isinstance(value, NDArray):
         return value
-    if isinstance(value, (numbers.Number, np.number, np.bool_)):
+    if type(value) in (float, int) or isinstance(value, (numbers.Number, np.number, np.bool_)):
         if STATE.tracer is not None:  # a trace wants each operand as its own literal
             return fresh(np.asarray(value, dtype=like._data.dtype))
         key = (like._data.dtype, type(value), value)

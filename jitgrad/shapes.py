@@ -7,7 +7,7 @@ from .errors import ShapeError, op_error
 def broadcast_shapes(op: str, *shapes: tuple, operands=()) -> tuple:
     """NumPy broadcasting of `shapes`; a ShapeError naming `op` (and `operands`) when they do not."""
     first = shapes[0]
-    if all(s == first for s in shapes):
+    if shapes.count(first) == len(shapes):
         return first
     if len(shapes) == 2 and not (shapes[0] and shapes[1]):  # an operand is 0-d: a scalar
         return shapes[0] or shapes[1]

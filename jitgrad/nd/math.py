@@ -5,6 +5,7 @@ from typing import Callable
 
 from ..errors import DTypeError, ShapeError, op_error
 from ..ndarray import NDArray, call, constant
+from ..ops import PRIMITIVES, _dispatch
 from ..typing import DTypeLike, Operand
 
 UNARY_PRIMITIVES = (
@@ -50,8 +51,11 @@ def operands(name: str, lhs: Operand, rhs: Operand) -> tuple[NDArray, NDArray]:
 
 
 def unary_function(prim: str, name: str) -> Callable[..., NDArray]:
+    primitive, dispatch = PRIMITIVES[prim], _dispatch   # bound once: these are on the hot path
+
     def fn(data: NDArray, out: NDArray | None = None, name: str | None = None) -> NDArray:
-        return finish(call(prim, data), out, data)
+        result = dispatch[0](primitive, data)
+        return result if out is None else finish(result, out, data)
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"Elementwise {prim} (primitive `{prim}`)."
     return fn

@@ -39,7 +39,9 @@ def elementwise_rule(op: str, float_only: bool):
             raise op_error(DTypeError, op, "expects floating-point input; cast with .astype('float32')",
                            *arrays)
         if shape is None:
-            shape = broadcast_shapes(op, *(a.shape for a in arrays), operands=arrays)
+            shapes = [a.shape for a in arrays]
+            shape = shapes[0] if len(shapes) == 2 and not shapes[1] else \
+                broadcast_shapes(op, *shapes, operands=arrays)   # first: array op 0-d scalar
         return shape, dtype
     return rule
 
