@@ -374,7 +374,10 @@ def _filled(node: Node, out_grads: list) -> list:
 def _function_backward(node: Node, out_grads: list) -> list:
     fn = node.fn
     grads = _filled(node, out_grads)
-    with pause(train_mode=STATE.training):
+    if STATE.recording:
+        with pause(train_mode=STATE.training):
+            result = fn.backward(*grads)
+    else:   # the engine's usual state already: nothing to pause
         result = fn.backward(*grads)
     results = [result] if isinstance(result, NDArray) else list(result)
     if len(results) != len(node.in_data):
