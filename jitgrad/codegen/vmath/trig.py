@@ -1,8 +1,13 @@
 """sin, cos and tan."""
 from __future__ import annotations
 
+import hashlib
+
+from llvmlite import ir
+from numba.core import cgutils
+
 from .base import *  # noqa: F401,F403  (numpy, numba, the typed constants, the intrinsics)
-from .base import _jit, _taylor
+from .base import _f64s, _jit, _taylor
 from .explog import *  # noqa: F401,F403  (the constants of the float formats and exp)
 
 
@@ -84,9 +89,9 @@ def quadrant_select(q, sin_t, cos_t):
 
 
 @_jit
-def sin_f32(x):
-    """sin, float32. Payne-Hanek reduction and Taylor polynomials in float64, one final rounding; exact over the
-    whole float32 range; max error 1 ULP (nearly always correctly rounded)."""
+def sin_ph_f32(x):
+    """sin, float32, for any x: Payne-Hanek reduction and Taylor polynomials in float64, one final rounding;
+    max error 1 ULP (nearly always correctly rounded). sin_f32 uses it for |x| >= FAST_LIMIT_F32."""
     theta, q = reduce_pio2_f32(x)
     sin_t, cos_t = sin_cos_poly_f64(theta, SIN_P_F32, COS_P_F32)
     y = F32(quadrant_select(q, sin_t, cos_t))
@@ -95,8 +100,8 @@ def sin_f32(x):
 
 
 @_jit
-def cos_f32(x):
-    """cos, float32. Payne-Hanek reduction (see sin_f32); max error 1 ULP."""
+def cos_ph_f32(x):
+    """cos, float32, for any x; as sin_ph_f32."""
     theta, q = reduce_pio2_f32(x)
     sin_t, cos_t = sin_cos_poly_f64(theta, SIN_P_F32, COS_P_F32)
     y = F32(quadrant_select(q + 1, sin_t, cos_t))          # cos x = sin(x + pi/2)
@@ -156,8 +161,8 @@ def cos_f64(x):
 
 
 @_jit
-def tan_f32(x):
-    """tan, float32: sin/cos of the reduced argument in float64 (Payne-Hanek, see sin_f32); max error 1 ULP."""
+def tan_ph_f32(x):
+    """tan, float32, for any x: sin/cos of the Payne-Hanek reduced argument in float64; max error 1 ULP."""
     theta, q = reduce_pio2_f32(x)
     sin_t, cos_t = sin_cos_poly_f64(theta, SIN_P_F32, COS_P_F32)
     y = -cos_t / sin_t if q & 1 else sin_t / cos_t         # tan(theta + pi/2) = -1 / tan(theta)
@@ -172,3 +177,179 @@ def tan_f64(x):
         return np.tan(x)
     s, c = sin_cos_f64(x)
     return np.copysign(ONE_F64, x) * (s / c)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# float32 sin, cos, tan: Cody-Waite reduction in float64 for |x| < FAST_LIMIT_F32, Payne-Hanek (above) only for
+# the lanes beyond.
+#
+# sin and cos reduce by pi: x = n pi + r with |r| <= pi/2, sin x = (-1)^n sin r, and cos x = (-1)^m sin r for
+# x = (m - 1/2) pi + r, so both evaluate one odd polynomial. tan reduces by pi/2 and divides the sin and cos
+# polynomials. pi (and pi/2) is split into two float64 parts: n * PI_HI needs more than 53 bits, but the fma
+# x - n * PI_HI rounds only once and its exact value is a multiple of ulp(PI_HI) below 2, so it is exact; the
+# truncation n * (pi - PI_HI - PI_LO) < 2^-70 stays far below the smallest |r| of a float32 x < 2^32 (about
+# 2^-29; checked over every float32 in that range). n comes from the rounding of x/pi + 1.5 * 2^52, whose low
+# mantissa bit is the parity of n.
+#
+# Payne-Hanek costs three table gathers and about twice the arithmetic, paid by every lane of a vectorized loop
+# if it were a select. Instead the big lanes go to a function call, `_tail`, that the loop vectorizer can
+# vectorize: the scalar function carries LLVM's "vector-function-abi-variant" attribute naming masked vector
+# versions for 4, 8 and 16 lanes, so the vectorized loop makes one call per vector with the mask of its big
+# lanes, and that call returns at once when the mask is empty (a test and a branch; the common case). Lanes in
+# the mask run sin_ph_f32 (or cos_, tan_) one by one. A loop that does not vectorize branches around the scalar
+# call. The functions are defined linkonce_odr in every module that uses them, with a hash of this file in their
+# names so that code compiled from another version of it never binds to them.
+
+FAST_LIMIT_F32 = F32(2.0 ** 32)
+MAGIC_F64 = F64(1.5 * 2.0 ** 52)       # x + MAGIC rounds x to an integer, for |x| < 2^51
+INV_PI_F64, INV_PIO2_F64 = F64(1 / math.pi), F64(2 / math.pi)
+PI_HI_F64 = F64(math.pi)
+PI_LO_F64 = F64(1.2246467991473532e-16)            # pi - PI_HI, rounded
+PIO2_HI_F64, PIO2_LO_F64 = F64(math.pi / 2), F64(6.123233995736766e-17)
+# minimax (relative error) polynomials in z = r^2, highest degree first, ending in the constant 1:
+# sin r = r P(z) on |r| <= pi/2 (error 2^-27.3), for tan sin r = r S(z), cos r = C(z) on |r| <= pi/4 (2^-37, 2^-34)
+SIN_PI_F32 = _f64s(2.6057800525201047e-06, -0.00019809602663290805, 0.008333066243205355, -0.16666659550331495,
+                   1.0)
+TAN_S_F32 = _f64s(2.71812153284455e-06, -0.0001983931226028239, 0.008333329304816573, -0.16666666640796837, 1.0)
+TAN_C_F32 = _f64s(2.4383565834970292e-05, -0.0013886681633131159, 0.04166662035669174, -0.49999999694472425, 1.0)
+_TAIL_TAG = hashlib.sha1(open(__file__, "rb").read()).hexdigest()[:12]
+_TAIL_VFS = (4, 8, 16)
+
+
+def _tail_function(context, builder, kind, impl):
+    """The scalar tail function of `kind` in builder's module (defined on first use), with its vector variants."""
+    module = builder.module
+    name = f"jitgrad_vmath_{kind}_tail_f32_{_TAIL_TAG}"
+    if name in module.globals:
+        return module.globals[name]
+    f32 = ir.FloatType()
+    sig = types.float32(types.float32)
+    cres = context.compile_subroutine(builder, impl, sig)
+
+    def call_impl(b, value):
+        _, result = context.call_internal_no_propagate(b, cres.fndesc, sig, [value])
+        return result
+
+    variants, vector_fns = [], []
+    for vf in _TAIL_VFS:
+        vty, mty = ir.VectorType(f32, vf), ir.VectorType(ir.IntType(1), vf)
+        # the lanes of the mask one by one, out of line so that the variant itself needs no stack frame
+        lanes = ir.Function(module, ir.FunctionType(vty, [vty, mty]), f"{name}_lanes{vf}")
+        lanes.linkage = "linkonce_odr"
+        lanes.attributes.add("noinline")
+        b = ir.IRBuilder(lanes.append_basic_block("entry"))
+        x, mask = lanes.args
+        out = cgutils.alloca_once_value(b, ir.Constant(vty, None))
+        for i in range(vf):
+            lane = ir.Constant(ir.IntType(32), i)
+            with b.if_then(b.extract_element(mask, lane)):
+                y = call_impl(b, b.extract_element(x, lane))
+                b.store(b.insert_element(b.load(out), y, lane), out)
+        b.ret(b.load(out))
+        vname = f"{name}_M{vf}"
+        fn = ir.Function(module, ir.FunctionType(vty, [vty, mty]), vname)
+        fn.linkage = "linkonce_odr"
+        b = ir.IRBuilder(fn.append_basic_block("entry"))
+        anyb = b.icmp_unsigned("!=", b.bitcast(fn.args[1], ir.IntType(vf)), ir.Constant(ir.IntType(vf), 0))
+        with b.if_then(anyb, likely=False):
+            b.ret(b.call(lanes, fn.args))
+        b.ret(ir.Constant(vty, None))
+        variants.append(f"_ZGV_LLVM_M{vf}v_{name}({vname})")
+        vector_fns.append(fn)
+    fn = ir.Function(module, ir.FunctionType(f32, [f32]), name)
+    fn.linkage = "linkonce_odr"
+    fn.attributes.add("noinline")
+    fn.attributes.add("nounwind")
+    set.add(fn.attributes, '"vector-function-abi-variant"="%s"' % ",".join(variants))   # not in llvmlite's list
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    b.ret(call_impl(b, fn.args[0]))
+    # the vector variants are referenced only by the attribute: keep them from being dropped as unused
+    i8p = ir.IntType(8).as_pointer()
+    used = ir.GlobalVariable(module, ir.ArrayType(i8p, len(vector_fns)), "llvm.compiler.used")
+    used.linkage = "appending"
+    used.section = "llvm.metadata"
+    used.initializer = ir.Constant(used.type.pointee, [f.bitcast(i8p) for f in vector_fns])
+    return fn
+
+
+def _tail_intrinsic(kind, impl):
+    @intrinsic
+    def tail(typingctx, x, y):
+        """y, or impl(x) where |x| is finite and >= FAST_LIMIT_F32 (a call the loop vectorizer can vectorize)."""
+        if not (x == y == types.float32):
+            return None
+
+        def codegen(context, builder, signature, args):
+            x, y = args
+            fn = _tail_function(context, builder, kind, impl)
+            ax = builder.call(_fabs(builder), [x])
+            big = builder.and_(builder.fcmp_ordered(">=", ax, ir.Constant(ax.type, float(FAST_LIMIT_F32))),
+                               builder.fcmp_ordered("<", ax, ir.Constant(ax.type, math.inf)))
+            out = cgutils.alloca_once_value(builder, y)
+            with builder.if_then(big, likely=False):
+                builder.store(builder.call(fn, [x]), out)
+            return builder.load(out)
+        return types.float32(types.float32, types.float32), codegen
+    return tail
+
+
+def _fabs(builder):
+    return builder.module.declare_intrinsic("llvm.fabs", [ir.FloatType()])
+
+
+def _sin_tail_impl(x):
+    return sin_ph_f32(x)
+
+
+def _cos_tail_impl(x):
+    return cos_ph_f32(x)
+
+
+def _tan_tail_impl(x):
+    return tan_ph_f32(x)
+
+
+_sin_tail = _tail_intrinsic("sin", _sin_tail_impl)
+_cos_tail = _tail_intrinsic("cos", _cos_tail_impl)
+_tan_tail = _tail_intrinsic("tan", _tan_tail_impl)
+
+
+@_jit
+def sin_f32(x):
+    """sin, float32. Cody-Waite reduction by pi and a degree-9 polynomial, in float64, for |x| < 2^32;
+    Payne-Hanek beyond (sin_ph_f32); max error 1 ULP (measured 0.6) over the whole float32 range."""
+    xd = F64(x)
+    t = mad(xd, INV_PI_F64, MAGIC_F64)
+    n = t - MAGIC_F64
+    r = mad(n, -PI_LO_F64, mad(n, -PI_HI_F64, xd))
+    r = i64_as_f64(f64_as_i64(r) ^ (f64_as_i64(t) << 63))     # (-1)^n r
+    y = F32(r * horner(r * r, SIN_PI_F32))                    # r * P keeps the sign of r = -0
+    return _sin_tail(x, y)
+
+
+@_jit
+def cos_f32(x):
+    """cos, float32: cos x = (-1)^m sin(x - (m - 1/2) pi), reduced and evaluated as in sin_f32; max error 1 ULP."""
+    xd = F64(x)
+    t = mad(xd, INV_PI_F64, HALF_F64) + MAGIC_F64
+    h = (t - MAGIC_F64) - HALF_F64
+    r = mad(h, -PI_LO_F64, mad(h, -PI_HI_F64, xd))
+    r = i64_as_f64(f64_as_i64(r) ^ (f64_as_i64(t) << 63))
+    y = F32(r * horner(r * r, SIN_PI_F32))
+    return _cos_tail(x, y)
+
+
+@_jit
+def tan_f32(x):
+    """tan, float32: Cody-Waite reduction by pi/2, tan r or -1/tan r as a quotient of sin and cos polynomials in
+    float64; Payne-Hanek beyond |x| >= 2^32; max error 1 ULP."""
+    xd = F64(x)
+    t = mad(xd, INV_PIO2_F64, MAGIC_F64)
+    n = t - MAGIC_F64
+    r = mad(n, -PIO2_LO_F64, mad(n, -PIO2_HI_F64, xd))
+    z = r * r
+    s = r * horner(z, TAN_S_F32)
+    c = horner(z, TAN_C_F32)
+    odd = (f64_as_i64(t) & 1) != 0
+    y = F32((-c if odd else s) / (s if odd else c))
+    return _tan_tail(x, y)
