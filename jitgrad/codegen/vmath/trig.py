@@ -191,14 +191,18 @@ def tan_f64(x):
 # 2^-29; checked over every float32 in that range). n comes from the rounding of x/pi + 1.5 * 2^52, whose low
 # mantissa bit is the parity of n.
 #
-# Payne-Hanek costs three table gathers and about twice the arithmetic, paid by every lane of a vectorized loop
-# if it were a select. Instead the big lanes go to a function call, `_tail`, that the loop vectorizer can
-# vectorize: the scalar function carries LLVM's "vector-function-abi-variant" attribute naming masked vector
-# versions for 4, 8 and 16 lanes, so the vectorized loop makes one call per vector with the mask of its big
-# lanes, and that call returns at once when the mask is empty (a test and a branch; the common case). Lanes in
-# the mask run sin_ph_f32 (or cos_, tan_) one by one. A loop that does not vectorize branches around the scalar
-# call. The functions are defined linkonce_odr in every module that uses them, with a hash of this file in their
-# names so that code compiled from another version of it never binds to them.
+# Payne-Hanek costs three table gathers and about twice the arithmetic; as a select it would be paid by every
+# lane of a vectorized loop (sin took 20 ms per 1e7 elements with it, 4.5 without). Instead the fast result y
+# goes through a call, `_tail(x, y)`, that the loop vectorizer can vectorize: the scalar function carries LLVM's
+# "vector-function-abi-variant" attribute, naming vector versions for 16 and 4 lanes (the main loop and its
+# epilogue; offered 8 lanes too, the vectorizer picks 8, which makes twice the calls and measured slower). A
+# vector version tests |x| >= FAST_LIMIT_F32 on its lanes and returns y unchanged when none is (a compare, a
+# test and a branch: the common case), else runs sin_ph_f32 (or cos_, tan_) on those lanes one by one, out of
+# line. Where the loop is optimized again after vectorizing (Numba's parallel loops are), the vector version
+# is inlined and only that branch stays in the loop. The scalar function also tests first, so a loop that does
+# not vectorize pays a call per element but no Payne-Hanek. The functions are defined linkonce_odr in every
+# module that uses them, named with a hash of this file so that code compiled from another version of it never
+# binds to them.
 
 FAST_LIMIT_F32 = F32(2.0 ** 32)
 MAGIC_F64 = F64(1.5 * 2.0 ** 52)       # x + MAGIC rounds x to an integer, for |x| < 2^51
@@ -207,13 +211,13 @@ PI_HI_F64 = F64(math.pi)
 PI_LO_F64 = F64(1.2246467991473532e-16)            # pi - PI_HI, rounded
 PIO2_HI_F64, PIO2_LO_F64 = F64(math.pi / 2), F64(6.123233995736766e-17)
 # minimax (relative error) polynomials in z = r^2, highest degree first, ending in the constant 1:
-# sin r = r P(z) on |r| <= pi/2 (error 2^-27.3), for tan sin r = r S(z), cos r = C(z) on |r| <= pi/4 (2^-37, 2^-34)
+# sin r = r P(z) on |r| <= pi/2 (error 2^-27.3); tan r = r P(z) / Q(z) on |r| <= pi/4 (2^-35.4)
 SIN_PI_F32 = _f64s(2.6057800525201047e-06, -0.00019809602663290805, 0.008333066243205355, -0.16666659550331495,
                    1.0)
-TAN_S_F32 = _f64s(2.71812153284455e-06, -0.0001983931226028239, 0.008333329304816573, -0.16666666640796837, 1.0)
-TAN_C_F32 = _f64s(2.4383565834970292e-05, -0.0013886681633131159, 0.04166662035669174, -0.49999999694472425, 1.0)
+TAN_P_F32 = _f64s(0.001075153090207703, -0.11136141643395858, 1.0000000000220761)
+TAN_Q_F32 = _f64s(0.015973382517095656, -0.4446947481061691, 1.0)
 _TAIL_TAG = hashlib.sha1(open(__file__, "rb").read()).hexdigest()[:12]
-_TAIL_VFS = (4, 8, 16)
+_TAIL_VFS = (4, 16)
 
 
 def _tail_function(context, builder, kind, impl):
@@ -230,39 +234,53 @@ def _tail_function(context, builder, kind, impl):
         _, result = context.call_internal_no_propagate(b, cres.fndesc, sig, [value])
         return result
 
+    def is_big(b, x):
+        """|x| finite and >= FAST_LIMIT_F32, for a float or a vector of floats."""
+        n = getattr(x.type, "count", None)
+        ity = ir.IntType(32) if n is None else ir.VectorType(ir.IntType(32), n)
+        const = (lambda v: ir.Constant(ity, v)) if n is None else (lambda v: ir.Constant(ity, [v] * n))
+        ax = b.and_(b.bitcast(x, ity), const(0x7FFFFFFF))
+        limit, inf = int(np.float32(FAST_LIMIT_F32).view(np.int32)), 0x7F800000
+        return b.and_(b.icmp_signed(">=", ax, const(limit)), b.icmp_signed("<", ax, const(inf)))
+
     variants, vector_fns = [], []
     for vf in _TAIL_VFS:
         vty, mty = ir.VectorType(f32, vf), ir.VectorType(ir.IntType(1), vf)
         # the lanes of the mask one by one, out of line so that the variant itself needs no stack frame
-        lanes = ir.Function(module, ir.FunctionType(vty, [vty, mty]), f"{name}_lanes{vf}")
+        lanes = ir.Function(module, ir.FunctionType(vty, [vty, vty, mty]), f"{name}_lanes{vf}")
         lanes.linkage = "linkonce_odr"
         lanes.attributes.add("noinline")
         b = ir.IRBuilder(lanes.append_basic_block("entry"))
-        x, mask = lanes.args
-        out = cgutils.alloca_once_value(b, ir.Constant(vty, None))
+        x, y, mask = lanes.args
+        out = cgutils.alloca_once_value(b, y)
         for i in range(vf):
             lane = ir.Constant(ir.IntType(32), i)
             with b.if_then(b.extract_element(mask, lane)):
-                y = call_impl(b, b.extract_element(x, lane))
-                b.store(b.insert_element(b.load(out), y, lane), out)
+                yi = call_impl(b, b.extract_element(x, lane))
+                b.store(b.insert_element(b.load(out), yi, lane), out)
         b.ret(b.load(out))
-        vname = f"{name}_M{vf}"
-        fn = ir.Function(module, ir.FunctionType(vty, [vty, mty]), vname)
+        vname = f"{name}_N{vf}"
+        fn = ir.Function(module, ir.FunctionType(vty, [vty, vty]), vname)
         fn.linkage = "linkonce_odr"
         b = ir.IRBuilder(fn.append_basic_block("entry"))
-        anyb = b.icmp_unsigned("!=", b.bitcast(fn.args[1], ir.IntType(vf)), ir.Constant(ir.IntType(vf), 0))
+        x, y = fn.args
+        mask = is_big(b, x)
+        anyb = b.icmp_unsigned("!=", b.bitcast(mask, ir.IntType(vf)), ir.Constant(ir.IntType(vf), 0))
         with b.if_then(anyb, likely=False):
-            b.ret(b.call(lanes, fn.args))
-        b.ret(ir.Constant(vty, None))
-        variants.append(f"_ZGV_LLVM_M{vf}v_{name}({vname})")
+            b.ret(b.call(lanes, [x, y, mask]))
+        b.ret(y)
+        variants.append(f"_ZGV_LLVM_N{vf}vv_{name}({vname})")
         vector_fns.append(fn)
-    fn = ir.Function(module, ir.FunctionType(f32, [f32]), name)
+    fn = ir.Function(module, ir.FunctionType(f32, [f32, f32]), name)
     fn.linkage = "linkonce_odr"
     fn.attributes.add("noinline")
     fn.attributes.add("nounwind")
     set.add(fn.attributes, '"vector-function-abi-variant"="%s"' % ",".join(variants))   # not in llvmlite's list
     b = ir.IRBuilder(fn.append_basic_block("entry"))
-    b.ret(call_impl(b, fn.args[0]))
+    x, y = fn.args
+    with b.if_then(is_big(b, x), likely=False):
+        b.ret(call_impl(b, x))
+    b.ret(y)
     # the vector variants are referenced only by the attribute: keep them from being dropped as unused
     i8p = ir.IntType(8).as_pointer()
     used = ir.GlobalVariable(module, ir.ArrayType(i8p, len(vector_fns)), "llvm.compiler.used")
@@ -280,21 +298,9 @@ def _tail_intrinsic(kind, impl):
             return None
 
         def codegen(context, builder, signature, args):
-            x, y = args
-            fn = _tail_function(context, builder, kind, impl)
-            ax = builder.call(_fabs(builder), [x])
-            big = builder.and_(builder.fcmp_ordered(">=", ax, ir.Constant(ax.type, float(FAST_LIMIT_F32))),
-                               builder.fcmp_ordered("<", ax, ir.Constant(ax.type, math.inf)))
-            out = cgutils.alloca_once_value(builder, y)
-            with builder.if_then(big, likely=False):
-                builder.store(builder.call(fn, [x]), out)
-            return builder.load(out)
+            return builder.call(_tail_function(context, builder, kind, impl), args)
         return types.float32(types.float32, types.float32), codegen
     return tail
-
-
-def _fabs(builder):
-    return builder.module.declare_intrinsic("llvm.fabs", [ir.FloatType()])
 
 
 def _sin_tail_impl(x):
@@ -341,15 +347,15 @@ def cos_f32(x):
 
 @_jit
 def tan_f32(x):
-    """tan, float32: Cody-Waite reduction by pi/2, tan r or -1/tan r as a quotient of sin and cos polynomials in
-    float64; Payne-Hanek beyond |x| >= 2^32; max error 1 ULP."""
+    """tan, float32: Cody-Waite reduction by pi/2, tan r or -1/tan r from a minimax rational function in float64;
+    Payne-Hanek beyond |x| >= 2^32; max error 1 ULP."""
     xd = F64(x)
     t = mad(xd, INV_PIO2_F64, MAGIC_F64)
     n = t - MAGIC_F64
     r = mad(n, -PIO2_LO_F64, mad(n, -PIO2_HI_F64, xd))
     z = r * r
-    s = r * horner(z, TAN_S_F32)
-    c = horner(z, TAN_C_F32)
-    odd = (f64_as_i64(t) & 1) != 0
-    y = F32((-c if odd else s) / (s if odd else c))
+    p = r * horner(z, TAN_P_F32)
+    q = horner(z, TAN_Q_F32)
+    odd = (f64_as_i64(t) & 1) != 0                          # tan(r + pi/2) = -1 / tan r
+    y = F32((-q if odd else p) / (p if odd else q))
     return _tan_tail(x, y)
