@@ -230,9 +230,18 @@ def _tail_function(context, builder, kind, impl):
     sig = types.float32(types.float32)
     cres = context.compile_subroutine(builder, impl, sig)
 
+    # impl once, out of line: the vector versions and the scalar function call it (inlined into each of the
+    # lanes of the vector versions it made each kernel's code 20x larger and its compile slower)
+    ph = ir.Function(module, ir.FunctionType(f32, [f32]), f"{name}_ph")
+    ph.linkage = "linkonce_odr"
+    ph.attributes.add("noinline")
+    ph.attributes.add("nounwind")
+    b = ir.IRBuilder(ph.append_basic_block("entry"))
+    _, result = context.call_internal_no_propagate(b, cres.fndesc, sig, [ph.args[0]])
+    b.ret(result)
+
     def call_impl(b, value):
-        _, result = context.call_internal_no_propagate(b, cres.fndesc, sig, [value])
-        return result
+        return b.call(ph, [value])
 
     def is_big(b, x):
         """|x| finite and >= FAST_LIMIT_F32, for a float or a vector of floats."""
