@@ -292,10 +292,16 @@ def _tail_function(context, builder, kind, impl):
     b.ret(y)
     # the vector variants are referenced only by the attribute: keep them from being dropped as unused
     i8p = ir.IntType(8).as_pointer()
-    used = ir.GlobalVariable(module, ir.ArrayType(i8p, len(vector_fns)), "llvm.compiler.used")
-    used.linkage = "appending"
-    used.section = "llvm.metadata"
-    used.initializer = ir.Constant(used.type.pointee, [f.bitcast(i8p) for f in vector_fns])
+    members = [f.bitcast(i8p) for f in vector_fns]
+    used = module.globals.get("llvm.compiler.used")
+    if used is None:
+        used = ir.GlobalVariable(module, ir.ArrayType(i8p, len(members)), "llvm.compiler.used")
+        used.linkage = "appending"
+        used.section = "llvm.metadata"
+    else:                   # a function that calls two of the tails: one list in its module
+        members = list(used.initializer.constant) + members
+        used.value_type = ir.ArrayType(i8p, len(members))
+    used.initializer = ir.Constant(used.value_type, members)
     return fn
 
 
