@@ -6,9 +6,9 @@ Columns: numpy's ufunc (into a preallocated output, one thread), a Numba prange 
 function, and the same loop calling numpy's function (which Numba lowers to a scalar libm call). Each is the
 best of REPEATS runs: on a shared 2-core machine, medians of parallel loops mostly measure who else is running
 (a descheduled thread shows up as a whole 4 ms scheduler tick). --threads 1 compares per core with numpy.
---rounds R repeats the three measurements R times, interleaved, and keeps each one's best, so that a burst of
-load from other processes does not hit one column only. --range LO HI draws the inputs from [LO, HI) instead of
-the function's default domain (sin, cos and tan take a different path for |x| >= 2^32).
+--rounds R repeats the three measurements R times, interleaved, and keeps each one's best, so that a burst
+of load from other processes does not hit one column only. --range LO HI draws the inputs from [LO, HI)
+instead of the function's default domain (sin, cos and tan take a different path for |x| >= 2^32).
 """
 import sys
 import time
