@@ -7,6 +7,7 @@ on both sides of the limit, arrays in which only some lanes of a vector are big 
 parallel one and the scalar function), and special values with the sign of zero.
 """
 import math
+import re
 
 import numba
 import numpy as np
@@ -122,7 +123,7 @@ def test_special_values(name):
 
 
 def test_vectorized_loop_calls_the_vector_version():
-    """The point of the tail call: a loop calling sin_f32 vectorizes with one call of the 16-lane version per
+    """The point of the tail call: a loop calling sin_f32 vectorizes with one call of a vector version per
     vector, not with Payne-Hanek (table gathers) on every lane."""
     sin = vm.sin_f32
 
@@ -133,6 +134,7 @@ def test_vectorized_loop_calls_the_vector_version():
     x = np.ones(64, np.float32)
     loop(x, np.empty_like(x))
     llvm_ir = loop.inspect_llvm(loop.signatures[0])
-    assert "_N16(<16 x float>" in llvm_ir, "the loop did not call the 16-lane vector version"
     body = llvm_ir.split("vector.body", 1)[1].split("middle.block", 1)[0]
+    assert re.search(r"call <(8|16) x float> @jitgrad_vmath_sin_tail_f32_\w+_N(8|16)\(", body), \
+        "the loop did not call an 8- or 16-lane vector version"
     assert "gather" not in body

@@ -195,16 +195,15 @@ def tan_f64(x):
 # Payne-Hanek costs three table gathers and about twice the arithmetic; as a select it would be paid by every
 # lane of a vectorized loop (sin took 20 ms per 1e7 elements with it, 4.5 without). Instead the fast result y
 # goes through a call, `_tail(x, y)`, that the loop vectorizer can vectorize: the scalar function carries
-# LLVM's "vector-function-abi-variant" attribute, naming vector versions for 16 and 4 lanes (the main loop and
-# its epilogue; offered 8 lanes too, the vectorizer picks 8, which makes twice the calls and measured slower).
-# A vector version tests |x| >= FAST_LIMIT_F32 on its lanes and returns y unchanged when none is (a compare, a
-# test and a branch: the common case), else runs sin_ph_f32 (or cos_, tan_) on those lanes one by one, out of
-# line. Where the loop is optimized again after vectorizing (Numba's parallel loops are), the vector version
-# is inlined and only that branch stays in the loop. The scalar function also tests first, so a loop that does
-# not vectorize pays a call per element but no Payne-Hanek. Inputs mostly beyond the limit pay about 10 ns per
-# element that way (sin of uniform(-1e10, 1e10): 96 ms per 1e7 elements; 20 with Payne-Hanek vectorized on
-# every lane, 112 for numpy). The functions are defined linkonce_odr in every module that uses them, named
-# with a hash of this file so that code compiled from another version of it never binds to them.
+# LLVM's "vector-function-abi-variant" attribute, naming vector versions for 4, 8 and 16 lanes (see
+# _tail_vfs). A vector version tests |x| >= FAST_LIMIT_F32 on its lanes and returns y unchanged when none is
+# (a compare, a test and a branch: the common case), else runs sin_ph_f32 (or cos_, tan_) on those lanes one
+# by one, out of line. Where the loop is optimized again after vectorizing (Numba's parallel loops are), the
+# vector version is inlined and only that branch stays in the loop. The scalar function also tests first, so a
+# loop that does not vectorize pays a call per element but no Payne-Hanek. Inputs mostly beyond the limit pay
+# about 10 ns per element that way (sin of uniform(-1e10, 1e10): 96 ms per 1e7 elements; 20 with Payne-Hanek
+# vectorized on every lane, 112 for numpy). The functions are defined linkonce_odr in every module that uses
+# them, named with a hash of this file so that code compiled from another version of it never binds to them.
 
 FAST_LIMIT_F32 = F32(2.0 ** 32)
 MAGIC_F64 = F64(1.5 * 2.0 ** 52)       # x + MAGIC rounds x to an integer, for |x| < 2^51
@@ -220,7 +219,19 @@ TAN_P_F32 = _f64s(0.001075153090207703, -0.11136141643395858, 1.0000000000220761
 TAN_Q_F32 = _f64s(0.015973382517095656, -0.4446947481061691, 1.0)
 with open(__file__, "rb") as _source:
     _TAIL_TAG = hashlib.sha1(_source.read()).hexdigest()[:12]
-_TAIL_VFS = (4, 16)
+
+
+def _tail_vfs(context):
+    """The vector widths to offer. On AMD's AVX-512 CPUs, which LLVM gives 512-bit vectors, 16 and 4: offered
+    8 too, the vectorizer picks 8 (twice the calls, sin 5% slower). Elsewhere 4, 8 and 16: the vectorizer
+    picks 8 for Intel's AVX-512 CPUs (256-bit vectors by LLVM's default) and 4 for AVX2 (checked with
+    NUMBA_CPU_NAME=skylake-avx512 and haswell)."""
+    codegen = context.codegen()
+    try:
+        cpu, features = codegen._get_host_cpu_name(), codegen._get_host_cpu_features()
+    except AttributeError:          # another Numba: offer all
+        return (4, 8, 16)
+    return (4, 16) if cpu.startswith("znver") and "+avx512f" in features else (4, 8, 16)
 
 
 def _tail_function(context, builder, kind, impl):
@@ -257,7 +268,7 @@ def _tail_function(context, builder, kind, impl):
         return b.and_(b.icmp_signed(">=", ax, const(limit)), b.icmp_signed("<", ax, const(inf)))
 
     variants, vector_fns = [], []
-    for vf in _TAIL_VFS:
+    for vf in _tail_vfs(context):
         vty, mty = ir.VectorType(f32, vf), ir.VectorType(ir.IntType(1), vf)
         # the lanes of the mask one by one, out of line so that the variant itself needs no stack frame
         lanes = ir.Function(module, ir.FunctionType(vty, [vty, vty, mty]), f"{name}_lanes{vf}")
