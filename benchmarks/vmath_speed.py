@@ -1,11 +1,14 @@
 """Time jitgrad.codegen.vmath against numpy and against Numba calling libm, over 1e7 float32 elements.
 
-    python benchmarks/vmath_speed.py [--threads N] [name ...]
+    python benchmarks/vmath_speed.py [--threads N] [--rounds R] [--range LO HI] [name ...]
 
 Columns: numpy's ufunc (into a preallocated output, one thread), a Numba prange loop calling the vmath
 function, and the same loop calling numpy's function (which Numba lowers to a scalar libm call). Each is the
 best of REPEATS runs: on a shared 2-core machine, medians of parallel loops mostly measure who else is running
 (a descheduled thread shows up as a whole 4 ms scheduler tick). --threads 1 compares per core with numpy.
+--rounds R repeats the three measurements R times, interleaved, and keeps each one's best, so that a burst
+of load from other processes does not hit one column only. --range LO HI draws the inputs from [LO, HI)
+instead of the function's default domain (sin, cos and tan take a different path for |x| >= 2^32).
 """
 import sys
 import time
@@ -64,31 +67,43 @@ def best_ms(run):
     return 1e3 * min(times)
 
 
-def main(names):
+def main(names, rounds=1, domain=None):
     rng = np.random.default_rng(0)
     print(f"{N:.0e} float32 elements, {numba.get_num_threads()} threads, best of {REPEATS} (ms)")
     print(f"{'function':10s} {'numpy':>9s} {'vmath':>9s} {'numba+libm':>11s} {'numpy/vmath':>12s}")
     for name in names:
-        lo, hi = DOMAIN.get(name, (-10, 10))
+        lo, hi = domain or DOMAIN.get(name, (-10, 10))
         x = rng.uniform(lo, hi, N).astype(np.float32)
         out = np.empty_like(x)
         fast = loop_for(vm.FUNCTIONS[name][0])
         slow = loop_for(libm_for(name))
         fast(x, out)
         slow(x, out)
-        if name == "sigmoid":
-            t_np = best_ms(lambda: numpy_sigmoid(x, out))
-        else:
-            t_np = best_ms(lambda: NUMPY[name](x, out=out))
-        t_fast = best_ms(lambda: fast(x, out))
-        t_slow = best_ms(lambda: slow(x, out))
+        t_np = t_fast = t_slow = np.inf
+        for _ in range(rounds):
+            if name == "sigmoid":
+                t_np = min(t_np, best_ms(lambda: numpy_sigmoid(x, out)))
+            else:
+                t_np = min(t_np, best_ms(lambda: NUMPY[name](x, out=out)))
+            t_fast = min(t_fast, best_ms(lambda: fast(x, out)))
+            t_slow = min(t_slow, best_ms(lambda: slow(x, out)))
         print(f"{name:10s} {t_np:9.2f} {t_fast:9.2f} {t_slow:11.2f} {t_np / t_fast:11.1f}x")
 
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    if args[:1] == ["--threads"]:
-        numba.set_num_threads(int(args[1]))
-        args = args[2:]
+    rounds, domain = 1, None
+    while args[:1] and args[0].startswith("--"):
+        if args[0] == "--threads":
+            numba.set_num_threads(int(args[1]))
+            args = args[2:]
+        elif args[0] == "--rounds":
+            rounds = int(args[1])
+            args = args[2:]
+        elif args[0] == "--range":
+            domain = (float(args[1]), float(args[2]))
+            args = args[3:]
+        else:
+            sys.exit(f"unknown option {args[0]}")
     main(args or ["exp", "expm1", "log", "log1p", "tanh", "sigmoid", "sin", "cos", "tan", "log2",
-                          "log10", "sinh", "cosh", "asinh", "acosh", "atanh"])
+                          "log10", "sinh", "cosh", "asinh", "acosh", "atanh"], rounds, domain)
