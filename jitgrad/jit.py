@@ -86,7 +86,8 @@ class CompiledFunction:
                 log.info("jitgrad: %s: guard failed, tracing a new path", self.__name__)
             return MISS
         self._stats["hits"] += 1
-        self._maybe_compile(path)
+        with self._dropped_on_failure(key):
+            self._maybe_compile(path)
         return result
 
     def cache_info(self) -> dict:
@@ -196,10 +197,22 @@ class CompiledFunction:
             root, new = tracetree.insert(root, segments, [g.expected for g in tracer.guards], leaf)
             self._roots[key] = root
             if first:  # the first path is compiled now; later ones once they prove hot
-                for seg in new:
-                    self._compile(seg)
-                if extra is not None:
-                    self._compile_backward(extra)
+                with self._dropped_on_failure(key):
+                    for seg in new:
+                        self._compile(seg)
+                    if extra is not None:
+                        self._compile_backward(extra)
+
+    @contextlib.contextmanager
+    def _dropped_on_failure(self, key):
+        """A compile that raises leaves no half-built cache entry: the error reaches the caller and
+        the next call traces this signature afresh."""
+        try:
+            yield
+        except BaseException:
+            with self._lock:
+                self._roots.pop(key, None)
+            raise
 
     def _maybe_compile(self, path) -> None:
         for seg in path:
