@@ -229,8 +229,9 @@ class CompiledFunction:
                 seg.program = self._build(seg.graph)
 
     def _compile_backward(self, extra) -> None:
-        if extra.program is None and extra.graph is not None:
-            extra.program = self._build(extra.graph)
+        with self._lock:  # a hit in another thread can get here while the trace is compiling it
+            if extra.program is None and extra.graph is not None:
+                extra.program = self._build(extra.graph)
 
     def _build(self, graph: Graph):
         self._stats["compiles"] += 1

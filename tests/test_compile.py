@@ -4,8 +4,6 @@ These run on both backends: 'interpret' (the numpy reference interpreter: fast t
 'numba' (generated, fused kernels). Kernels are shared by structure, so most tests here reuse a
 handful of compiled kernels.
 """
-import threading
-
 import numpy as np
 import pytest
 
@@ -263,33 +261,3 @@ def test_keyword_and_static_arguments(backend):
     close(f(x, mode="add"), [6])
     close(f(x=x, mode="sq"), [9])
     assert body.runs == 3  # a keyword array is a different signature from a positional one
-
-
-
-
-
-
-def test_threads_share_a_compiled_function(backend):
-    body = Counter(elementwise_loss)
-    loss = jg.compile(body, backend=backend)
-    x, y = data()
-    want = elementwise_loss(nd.array([0.5]), nd.array([0.1]), x, y).asnumpy()
-    results, errors = [], []
-    start = threading.Barrier(8)
-
-    def worker():
-        try:
-            start.wait()  # eight concurrent first calls
-            for _ in range(5):
-                results.append(loss(nd.array([0.5]), nd.array([0.1]), x, y).asnumpy())
-        except Exception as e:  # reported below: a thread's exception would otherwise be lost
-            errors.append(e)
-
-    threads = [threading.Thread(target=worker) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
-    assert len(results) == 40 and all(np.allclose(r, want, rtol=1e-6) for r in results)
-    assert body.runs == 1 and loss.cache_info()["traces"] == 1

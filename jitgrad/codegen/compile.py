@@ -15,6 +15,7 @@ import importlib.util
 import logging
 import os
 import sys
+import threading
 import time
 import types
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ class CompiledKernel:
 
 
 _loaded: dict[str, CompiledKernel] = {}
+_loading = threading.Lock()
 
 
 def source_key(source: str) -> str:
@@ -47,8 +49,15 @@ def source_key(source: str) -> str:
 def load(source: str) -> CompiledKernel:
     """The compiled functions for kernel `source` (rendered by codegen.render)."""
     key = source_key(source)
-    if key in _loaded:
-        return _loaded[key]
+    hit = _loaded.get(key)
+    if hit is not None:
+        return hit
+    with _loading:  # threads loading one new kernel share its module (and its Numba compiles)
+        hit = _loaded.get(key)
+        return hit if hit is not None else _load(source, key)
+
+
+def _load(source: str, key: str) -> CompiledKernel:
     module_name = f"jitgrad_kernel_{key}"
     directory = cache_dir()
     path = os.path.join(directory, f"k_{key}.py") if directory else None
