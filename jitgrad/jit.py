@@ -15,13 +15,14 @@ import contextlib
 import functools
 import logging
 import numbers
+import os
 import threading
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 
 import numpy as np
 
-from . import autograd
+from . import autograd, check as checking
 from .errors import DTypeError
 from .ir import Node, Variable, live
 from .ir.graph import Graph, interpret
@@ -34,6 +35,7 @@ from .tracetree import GuardMiss, Leaf
 log = logging.getLogger("jitgrad")
 
 SCALARS = (numbers.Number, np.number, np.bool_)
+MAX_SIGNATURES = 256  # default bound of the in-memory cache per function; JITGRAD_MAX_SIGNATURES overrides
 MISS = object()  # what _cached returns when the call must be traced
 
 
@@ -41,7 +43,7 @@ class CompiledFunction:
     """A function compiled per signature; see `jitgrad.compile`."""
 
     def __init__(self, fn, static_argnums=(), hot: int = 2, max_paths: int = 64, backend: str = "numba",
-                 argnums=None):
+                 argnums=None, max_signatures: int | None = None, check: bool | None = None):
         functools.update_wrapper(self, fn)
         self.__name__ = getattr(fn, "__name__", type(fn).__name__)
         self.fn = fn
@@ -49,7 +51,10 @@ class CompiledFunction:
                                         else static_argnums)
         self.hot, self.max_paths, self.backend = int(hot), int(max_paths), backend
         self.argnums = argnums          # not None: this is a value_and_grad function
-        self._roots: dict = {}          # signature -> root Segment (or "eager")
+        self.max_signatures = int(os.environ.get("JITGRAD_MAX_SIGNATURES", MAX_SIGNATURES)
+                                  if max_signatures is None else max_signatures)
+        self.check = checking.enabled() if check is None else bool(check)
+        self._roots = OrderedDict()     # signature -> root Segment (or "eager"), least recently used first
         self._lock = threading.RLock()
         self._stats = Counter()
 
@@ -68,6 +73,8 @@ class CompiledFunction:
     def _cached(self, key, args, kwargs, first_look: bool):
         """The result from the trace tree, or MISS (a new signature or a guard failure)."""
         root = self._roots.get(key)
+        if root is not None:
+            self._touch(key)
         if root == "eager":
             return self._run_eagerly(args, kwargs)
         if root is None:
@@ -96,7 +103,7 @@ class CompiledFunction:
         return {"hits": self._stats["hits"], "misses": self._stats["misses"],
                 "traces": self._stats["traces"], "compiles": self._stats["compiles"],
                 "guard_failures": self._stats["guard_failures"], "paths": paths,
-                "signatures": len(self._roots)}
+                "signatures": len(self._roots), "evictions": self._stats["evictions"]}
 
     def clear_cache(self) -> None:
         with self._lock:
@@ -153,6 +160,8 @@ class CompiledFunction:
         log.info("jitgrad: %s: traced %d ops, %d guards in %.1f ms", self.__name__,
                  len(tracer.graph.eqns), len(tracer.guards), 1e3 * (time.perf_counter() - start))
         self._remember(key, tracer, graph_outputs, rebuild, extra)
+        if self.check:
+            checking.verify(self, key, args, kwargs)
         return result
 
     def _collect(self, args, kwargs) -> tuple:
@@ -175,7 +184,7 @@ class CompiledFunction:
         if tracer.unsupported:
             log.warning("jitgrad: %s runs eagerly for this signature: %s", self.__name__,
                         tracer.unsupported)
-            self._roots[key] = "eager"
+            self._keep(key, "eager")
             return
         graph = tracer.graph
         n_forward = extra.n_forward if extra is not None else len(graph.eqns)
@@ -195,13 +204,29 @@ class CompiledFunction:
                 return
             first = root is None
             root, new = tracetree.insert(root, segments, [g.expected for g in tracer.guards], leaf)
-            self._roots[key] = root
+            self._keep(key, root)
             if first:  # the first path is compiled now; later ones once they prove hot
                 with self._dropped_on_failure(key):
                     for seg in new:
                         self._compile(seg)
                     if extra is not None:
                         self._compile_backward(extra)
+
+    def _touch(self, key) -> None:
+        try:
+            self._roots.move_to_end(key)
+        except KeyError:  # evicted by another thread meanwhile
+            pass
+
+    def _keep(self, key, root) -> None:
+        """Cache `root` for `key`, evicting the least recently used signatures beyond the bound."""
+        self._roots[key] = root
+        self._roots.move_to_end(key)
+        while len(self._roots) > max(self.max_signatures, 1):
+            evicted, _ = self._roots.popitem(last=False)
+            self._stats["evictions"] += 1
+            log.info("jitgrad: %s: evicted signature %s (max_signatures=%d)", self.__name__,
+                     _short(evicted), self.max_signatures)
 
     @contextlib.contextmanager
     def _dropped_on_failure(self, key):
@@ -453,16 +478,21 @@ def _value_and_grad_eagerly(fn, argnums, args, kwargs, tracer: Tracer | None, ar
 
 # ---- public API ---------------------------------------------------------------------------------
 
-def compile(fn=None, *, static_argnums=(), hot: int = 2, max_paths: int = 64, backend: str = "numba"):
+def compile(fn=None, *, static_argnums=(), hot: int = 2, max_paths: int = 64, backend: str = "numba",
+            max_signatures: int | None = None, check: bool | None = None):
     """Compile `fn` per signature: `@jitgrad.compile` or `@jitgrad.compile(static_argnums=...)`.
 
     hot: how many times a path found after a guard failure runs before it is compiled (the first
     path is compiled at once). max_paths: the bound on cached paths per signature. backend: 'numba'
-    (fused, generated loops) or 'interpret' (the numpy reference interpreter, for debugging)."""
+    (fused, generated loops) or 'interpret' (the numpy reference interpreter, for debugging).
+    max_signatures: the bound on cached signatures, least recently used evicted first (default
+    $JITGRAD_MAX_SIGNATURES or 256). check: run the eager reference beside each new trace and raise
+    jitgrad.errors.CheckError naming the first value that differs (default: $JITGRAD_CHECK)."""
     if fn is None:
         return functools.partial(compile, static_argnums=static_argnums, hot=hot, max_paths=max_paths,
-                                 backend=backend)
-    return CompiledFunction(fn, static_argnums, hot, max_paths, backend)
+                                 backend=backend, max_signatures=max_signatures, check=check)
+    return CompiledFunction(fn, static_argnums, hot, max_paths, backend, max_signatures=max_signatures,
+                            check=check)
 
 
 def value_and_grad(fn, argnums=0, **options):
