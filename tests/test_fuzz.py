@@ -2,7 +2,7 @@
 
 A program is a list of steps over values v0, v1, ... (the inputs first): elementwise primitives with
 broadcasting (inputs squashed into the table's test domain), reductions with axes and keepdims, dot
-against a new input, reshape, transpose, slicing, concat, where, Python and array constants, and
+against a new input, reshape, transpose, slicing, gathers with repeated indices, concat, where, Python and array constants, and
 Python control flow on data (an `if` and a `while` on traced values: guards). For each program:
 1. eager first and second-order gradients equal float64 central finite differences (gradcheck);
 2. the compiled forward equals eager, and so do the compiled record()/backward() gradients;
@@ -111,6 +111,8 @@ def apply_step(step: Step, vals: list, const_seed: int):
         return nd.transpose(a, axes=attrs["axes"])
     if op == "slice":
         return a[attrs["key"]]
+    if op == "take":           # a gather with repeated indices (an integer array made inside)
+        return nd.take(a, nd.array(attrs["indices"], dtype="int32"), axis=attrs["axis"])
     if op == "concat":
         return nd.concat(a, vals[step.args[1]], dim=attrs["axis"])
     if op == "where":
@@ -191,7 +193,7 @@ def programs(draw, max_steps=7):
         i = len(cur) - 1 if draw(st.integers(0, 3)) else draw(st.integers(0, len(cur) - 1))
         s = cur[i]
         kind = draw(st.sampled_from(["unary", "unary", "binary", "binary", "scalar", "literal", "reduce",
-                                     "mean", "dot", "reshape", "transpose", "slice", "concat", "where",
+                                     "mean", "dot", "reshape", "transpose", "slice", "take", "concat", "where",
                                      "if", "while"]))
         partners = [j for j, t in enumerate(cur) if broadcasts(s, t)]
         if kind == "unary":
@@ -229,6 +231,11 @@ def programs(draw, max_steps=7):
         elif kind == "slice":
             key = draw(st.sampled_from(slice_keys(s)))
             step, shape = Step("slice", (i,), (("key", key),)), np.empty(s)[key].shape or (1,)
+        elif kind == "take":
+            axis = draw(st.integers(0, len(s) - 1))
+            indices = tuple(draw(st.lists(st.integers(0, s[axis] - 1), min_size=1, max_size=4)))
+            step = Step("take", (i,), (("indices", indices), ("axis", axis)))
+            shape = s[:axis] + (len(indices),) + s[axis + 1:]
         elif kind == "concat":
             axis = draw(st.integers(0, len(s) - 1))
             same = [j for j, t in enumerate(cur) if len(t) == len(s) and
