@@ -93,8 +93,11 @@ class CompiledFunction:
                 log.info("jitgrad: %s: guard failed, tracing a new path", self.__name__)
             return MISS
         self._stats["hits"] += 1
-        with self._dropped_on_failure(key):
+        try:
             self._maybe_compile(path)
+        except BaseException:
+            self._forget(key)
+            raise
         return result
 
     def cache_info(self) -> dict:
@@ -206,11 +209,14 @@ class CompiledFunction:
             root, new = tracetree.insert(root, segments, [g.expected for g in tracer.guards], leaf)
             self._keep(key, root)
             if first:  # the first path is compiled now; later ones once they prove hot
-                with self._dropped_on_failure(key):
+                try:
                     for seg in new:
                         self._compile(seg)
                     if extra is not None:
                         self._compile_backward(extra)
+                except BaseException:
+                    self._forget(key)
+                    raise
 
     def _touch(self, key) -> None:
         try:
@@ -228,16 +234,10 @@ class CompiledFunction:
             log.info("jitgrad: %s: evicted signature %s (max_signatures=%d)", self.__name__,
                      _short(evicted), self.max_signatures)
 
-    @contextlib.contextmanager
-    def _dropped_on_failure(self, key):
-        """A compile that raises leaves no half-built cache entry: the error reaches the caller and
-        the next call traces this signature afresh."""
-        try:
-            yield
-        except BaseException:
-            with self._lock:
-                self._roots.pop(key, None)
-            raise
+    def _forget(self, key) -> None:
+        """After a compile raised: no half-built cache entry stays; the next call traces afresh."""
+        with self._lock:
+            self._roots.pop(key, None)
 
     def _maybe_compile(self, path) -> None:
         for seg in path:
