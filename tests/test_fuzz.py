@@ -9,7 +9,8 @@ values: guards). For each program:
 2. the compiled forward equals eager, and so do the compiled record()/backward() gradients;
 3. value_and_grad equals record()/backward().
 Most programs run on the 'interpret' backend (the compiled pipeline without Numba: cheap to start);
-one in four on 'numba'. Failures found here become named tests in test_fuzz_regressions.py.
+one in four on 'numba'. A failure found here becomes a named regression test beside its fix
+(docs/reliability.md lists them).
 """
 from __future__ import annotations
 
