@@ -34,6 +34,10 @@ class AutogradError(JitgradError, RuntimeError):
     """Misuse of the recorded graph: not recorded, freed, in-place writes, missing gradients."""
 
 
+class CheckError(JitgradError, AssertionError):
+    """A compiled program disagrees with the eager reference (raised in checking mode)."""
+
+
 def user_line() -> str:
     """'file:line' of the innermost frame outside the jitgrad package, or '' when there is none."""
     frame: FrameType | None = sys._getframe(1)

@@ -16,15 +16,16 @@ import functools
 import logging
 import math
 import numbers
+import os
 import threading
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any, overload
 
 import numpy as np
 
-from . import autograd
+from . import autograd, check as checking
 from .errors import DTypeError
 from .ir import Node, Variable, live
 from .ir.graph import Graph, interpret, name as value_name
@@ -37,6 +38,7 @@ from .tracetree import GuardMiss, Leaf
 log = logging.getLogger("jitgrad")
 
 SCALARS = (numbers.Number, np.number, np.bool_)
+MAX_SIGNATURES = 256  # default bound of the in-memory cache per function; JITGRAD_MAX_SIGNATURES overrides
 MISS = object()  # what _cached returns when the call must be traced
 
 
@@ -44,7 +46,7 @@ class CompiledFunction:
     """A function compiled per signature; see `jitgrad.compile`."""
 
     def __init__(self, fn, static_argnums=(), hot: int = 2, max_paths: int = 64, backend: str = "numba",
-                 argnums=None):
+                 argnums=None, max_signatures: int | None = None, check: bool | None = None):
         functools.update_wrapper(self, fn)
         self.__name__ = getattr(fn, "__name__", type(fn).__name__)
         self.fn = fn
@@ -52,7 +54,10 @@ class CompiledFunction:
                                         else static_argnums)
         self.hot, self.max_paths, self.backend = int(hot), int(max_paths), backend
         self.argnums = argnums          # not None: this is a value_and_grad function
-        self._roots: dict = {}          # signature -> root Segment (or "eager")
+        self.max_signatures = int(os.environ.get("JITGRAD_MAX_SIGNATURES", MAX_SIGNATURES)
+                                  if max_signatures is None else max_signatures)
+        self.check = checking.enabled() if check is None else bool(check)
+        self._roots: OrderedDict[tuple, Any] = OrderedDict()  # signature -> root Segment or "eager", LRU first
         self._lock = threading.RLock()
         self._stats: Counter[str] = Counter()
 
@@ -71,6 +76,8 @@ class CompiledFunction:
     def _cached(self, key, args, kwargs, first_look: bool):
         """The result from the trace tree, or MISS (a new signature or a guard failure)."""
         root = self._roots.get(key)
+        if root is not None:
+            self._touch(key)
         if root == "eager":
             return self._run_eagerly(args, kwargs)
         if root is None:
@@ -89,7 +96,11 @@ class CompiledFunction:
                 log.info("jitgrad: %s: guard failed, tracing a new path", self.__name__)
             return MISS
         self._stats["hits"] += 1
-        self._maybe_compile(path)
+        try:
+            self._maybe_compile(path)
+        except BaseException:
+            self._forget(key)
+            raise
         return result
 
     def cache_info(self) -> dict[str, int]:
@@ -100,7 +111,7 @@ class CompiledFunction:
         return {"hits": self._stats["hits"], "misses": self._stats["misses"],
                 "traces": self._stats["traces"], "compiles": self._stats["compiles"],
                 "guard_failures": self._stats["guard_failures"], "paths": paths,
-                "signatures": len(self._roots)}
+                "signatures": len(self._roots), "evictions": self._stats["evictions"]}
 
     def clear_cache(self) -> None:
         """Forget every trace and reset the counts."""
@@ -158,6 +169,8 @@ class CompiledFunction:
         log.info("jitgrad: %s: traced %d ops, %d guards in %.1f ms", self.__name__,
                  len(tracer.graph.eqns), len(tracer.guards), 1e3 * (time.perf_counter() - start))
         self._remember(key, tracer, graph_outputs, rebuild, extra)
+        if self.check:
+            checking.verify(self, key, args, kwargs)
         return result
 
     def _collect(self, args, kwargs) -> tuple:
@@ -180,7 +193,7 @@ class CompiledFunction:
         if tracer.unsupported:
             log.warning("jitgrad: %s runs eagerly for this signature: %s", self.__name__,
                         tracer.unsupported)
-            self._roots[key] = "eager"
+            self._keep(key, "eager")
             return
         graph = tracer.graph
         result_keys = [v.index for v in graph_outputs]
@@ -207,12 +220,37 @@ class CompiledFunction:
             first = root is None
             cause = _signature_change(key, self._roots) if first else ""
             root, new = tracetree.insert(root, segments, [g.expected for g in tracer.guards], leaf)
-            self._roots[key] = root
+            self._keep(key, root)
             if first:  # the first path is compiled now; later ones once they prove hot
-                for seg in new:
-                    self._compile(seg, cause)
-                if extra is not None:
-                    self._compile_backward(extra, cause)
+                try:
+                    for seg in new:
+                        self._compile(seg, cause)
+                    if extra is not None:
+                        self._compile_backward(extra, cause)
+                except BaseException:
+                    self._forget(key)
+                    raise
+
+    def _touch(self, key) -> None:
+        try:
+            self._roots.move_to_end(key)
+        except KeyError:  # evicted by another thread meanwhile
+            pass
+
+    def _keep(self, key, root) -> None:
+        """Cache `root` for `key`, evicting the least recently used signatures beyond the bound."""
+        self._roots[key] = root
+        self._roots.move_to_end(key)
+        while len(self._roots) > max(self.max_signatures, 1):
+            evicted, _ = self._roots.popitem(last=False)
+            self._stats["evictions"] += 1
+            log.info("jitgrad: %s: evicted signature %s (max_signatures=%d)", self.__name__,
+                     _short(evicted), self.max_signatures)
+
+    def _forget(self, key) -> None:
+        """After a compile raised: no half-built cache entry stays; the next call traces afresh."""
+        with self._lock:
+            self._roots.pop(key, None)
 
     def _maybe_compile(self, path) -> None:
         for seg in path:
@@ -230,8 +268,9 @@ class CompiledFunction:
                 seg.program = self._build(seg.graph, cause)
 
     def _compile_backward(self, extra, cause: str) -> None:
-        if extra.program is None and extra.graph is not None and extra.unit_grad_keys is None:
-            extra.program = self._build(extra.graph, f"{cause} (backward)")
+        with self._lock:  # a hit in another thread can get here while the trace is compiling it
+            if extra.program is None and extra.graph is not None and extra.unit_grad_keys is None:
+                extra.program = self._build(extra.graph, f"{cause} (backward)")
 
     def _build(self, graph: Graph, cause: str):
         """The program for `graph`; `cause` (why it is built) is logged with it and its compiles."""
@@ -518,18 +557,19 @@ def _value_and_grad_eagerly(fn, argnums, args, kwargs, tracer: Tracer | None, ar
 
 @overload
 def compile(fn: Callable[..., Any], *, static_argnums: int | Sequence[int | str] = (), hot: int = 2,
-            max_paths: int = 64, backend: str = "numba") -> CompiledFunction: ...
+            max_paths: int = 64, backend: str = "numba", max_signatures: int | None = None,
+            check: bool | None = None) -> CompiledFunction: ...
 
 
 @overload
 def compile(fn: None = None, *, static_argnums: int | Sequence[int | str] = (), hot: int = 2,
-            max_paths: int = 64,
-            backend: str = "numba") -> Callable[[Callable[..., Any]], CompiledFunction]: ...
+            max_paths: int = 64, backend: str = "numba", max_signatures: int | None = None,
+            check: bool | None = None) -> Callable[[Callable[..., Any]], CompiledFunction]: ...
 
 
 def compile(fn: Callable[..., Any] | None = None, *, static_argnums: int | Sequence[int | str] = (),
-            hot: int = 2, max_paths: int = 64,
-            backend: str = "numba") -> CompiledFunction | Callable[[Callable[..., Any]], CompiledFunction]:
+            hot: int = 2, max_paths: int = 64, backend: str = "numba", max_signatures: int | None = None,
+            check: bool | None = None) -> CompiledFunction | Callable[[Callable[..., Any]], CompiledFunction]:
     """Compile `fn` per signature: `@jitgrad.compile` or `@jitgrad.compile(static_argnums=...)`.
 
     Args:
@@ -541,6 +581,10 @@ def compile(fn: Callable[..., Any] | None = None, *, static_argnums: int | Seque
         max_paths: the bound on cached paths per signature; further paths run eagerly.
         backend: `'numba'` (fused, generated loops) or `'interpret'` (the numpy reference
             interpreter, for debugging).
+        max_signatures: the bound on cached signatures, least recently used evicted first
+            (default `$JITGRAD_MAX_SIGNATURES` or 256).
+        check: run the eager reference beside each new trace and raise
+            `jitgrad.errors.CheckError` naming the first value that differs (default: `$JITGRAD_CHECK`).
 
     Returns:
         A `CompiledFunction` (with `cache_info()` and `clear_cache()`), or a decorator making one
@@ -548,8 +592,9 @@ def compile(fn: Callable[..., Any] | None = None, *, static_argnums: int | Seque
     """
     if fn is None:
         return functools.partial(compile, static_argnums=static_argnums, hot=hot, max_paths=max_paths,
-                                 backend=backend)
-    return CompiledFunction(fn, static_argnums, hot, max_paths, backend)
+                                 backend=backend, max_signatures=max_signatures, check=check)
+    return CompiledFunction(fn, static_argnums, hot, max_paths, backend, max_signatures=max_signatures,
+                            check=check)
 
 
 def value_and_grad(fn: Callable[..., Any], argnums: int | Sequence[int] = 0,

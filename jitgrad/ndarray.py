@@ -95,11 +95,12 @@ def constant(value, like: "NDArray", op: str) -> "NDArray":
 
 
 def binary_op(name: str, reflected: bool = False):
-    prim, dispatch = ops.PRIMITIVES[name], ops._dispatch   # bound once: an operator is on the hot path
+    table, dispatch = ops.PRIMITIVES, ops._dispatch   # not ops.call: one frame less on the hot path
 
     def method(self, other):
         if type(other) is not NDArray:
             other = constant(other, self, name)
+        prim = table[name]
         return dispatch[0](prim, other, self) if reflected else dispatch[0](prim, self, other)
     method.__name__ = name
     return method

@@ -4,8 +4,6 @@ These run on both backends: 'interpret' (the numpy reference interpreter: fast t
 'numba' (generated, fused kernels). Kernels are shared by structure, so most tests here reuse a
 handful of compiled kernels.
 """
-import threading
-
 import numpy as np
 import pytest
 
@@ -253,16 +251,6 @@ def test_random_numbers_fall_back_to_eager(backend, caplog):
     assert "runs eagerly" in caplog.text
 
 
-def test_outputs_structures_and_errors(backend):
-    f = jg.compile(lambda x: {"double": x * 2, "pair": (x + 1, x - 1)}, backend=backend)
-    out = f(nd.array([1.0]))
-    close(out["double"], [2])
-    close(out["pair"][0], [2])
-    close(out["pair"][1], [0])
-    with pytest.raises(TypeError, match="must return NDArrays"):
-        jg.compile(lambda x: 3.0, backend=backend)(nd.array([1.0]))
-    with pytest.raises(TypeError, match="argument 0 is a list"):
-        jg.compile(lambda x: x, backend=backend)([1, 2])
 
 
 def test_keyword_and_static_arguments(backend):
@@ -273,55 +261,6 @@ def test_keyword_and_static_arguments(backend):
     close(f(x, mode="add"), [6])
     close(f(x=x, mode="sq"), [9])
     assert body.runs == 3  # a keyword array is a different signature from a positional one
-
-
-def test_a_function_that_raises_while_tracing_stays_usable(backend):
-    state = {"fail": True}
-
-    def body(x):
-        y = x * 2
-        if state["fail"]:
-            raise RuntimeError("half-way")
-        return y
-
-    f = jg.compile(body, backend=backend)
-    with pytest.raises(RuntimeError, match="half-way"):
-        f(nd.array([1.0]))
-    state["fail"] = False
-    close(f(nd.array([1.0])), [2])
-
-
-def test_compiled_functions_calling_compiled_functions(backend):
-    inner = jg.compile(lambda x: x * 3, backend=backend)
-    outer = jg.compile(lambda x: inner(x) + inner(x * 2), backend=backend)
-    for _ in range(2):
-        close(outer(nd.array([1.0, 2.0])), [9, 18])
-
-
-def test_threads_share_a_compiled_function(backend):
-    body = Counter(elementwise_loss)
-    loss = jg.compile(body, backend=backend)
-    x, y = data()
-    want = elementwise_loss(nd.array([0.5]), nd.array([0.1]), x, y).asnumpy()
-    results, errors = [], []
-    start = threading.Barrier(8)
-
-    def worker():
-        try:
-            start.wait()  # eight concurrent first calls
-            for _ in range(5):
-                results.append(loss(nd.array([0.5]), nd.array([0.1]), x, y).asnumpy())
-        except Exception as e:  # reported below: a thread's exception would otherwise be lost
-            errors.append(e)
-
-    threads = [threading.Thread(target=worker) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
-    assert len(results) == 40 and all(np.allclose(r, want, rtol=1e-6) for r in results)
-    assert body.runs == 1 and loss.cache_info()["traces"] == 1
 
 
 def test_logsumexp_value_and_grad_is_one_loop_over_rows():

@@ -42,6 +42,7 @@ class CompiledKernel:
 
 
 _loaded: dict[str, CompiledKernel] = {}
+_loading = threading.Lock()
 
 
 @contextlib.contextmanager
@@ -57,8 +58,15 @@ def compile_cause(cause: str):
 def load(source: str) -> CompiledKernel:
     """The compiled functions for kernel `source` (rendered by codegen.render)."""
     key = source_key(source)
-    if key in _loaded:
-        return _loaded[key]
+    hit = _loaded.get(key)
+    if hit is not None:
+        return hit
+    with _loading:  # threads loading one new kernel share its module (and its Numba compiles)
+        hit = _loaded.get(key)
+        return hit if hit is not None else _load(source, key)
+
+
+def _load(source: str, key: str) -> CompiledKernel:
     module_name = f"jitgrad_kernel_{key}"
     root = cache_dir()
     directory = diskcache.key_directory(root) if root else None
