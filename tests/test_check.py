@@ -48,27 +48,18 @@ def test_a_wrong_gradient_rule_is_named_in_value_and_grad(wrong_rule):
         vg(nd.array([1.0, 2.0]), nd.array([0.5, 0.5]))
 
 
-def test_a_wrong_backward_program_is_named_under_record(wrong_rule):
+@pytest.mark.parametrize("reduce, where", [
+    (False, r"in the backward program of '<lambda>'"),   # not a single element: a backward program
+    (True, r"in '<lambda>'"),                             # a loss: its gradients are in the forward
+])
+def test_a_wrong_gradient_rule_is_named_under_record(wrong_rule, reduce, where):
     wrong_rule("negative", "{0}")
-    f = jg.compile(lambda x, y: (x - y) * x, check=True)   # not a single element: a backward program
+    f = jg.compile(lambda x, y: nd.sum((x - y) * x) if reduce else (x - y) * x, check=True)
     x, y = nd.array([1.0, 2.0]), nd.array([0.5, 0.5])
     x.attach_grad()
     y.attach_grad()
     with autograd.record():
-        with pytest.raises(CheckError, match=r"negative: compiled value of node \w+ = negative \w+ in the "
-                           r"backward program of '<lambda>'"):
-            f(x, y)
-
-
-def test_a_wrong_gradient_of_a_loss_under_record_is_named(wrong_rule):
-    wrong_rule("negative", "{0}")
-    f = jg.compile(lambda x, y: nd.sum((x - y) * x), check=True)   # its gradients are in the forward
-    x, y = nd.array([1.0, 2.0]), nd.array([0.5, 0.5])
-    x.attach_grad()
-    y.attach_grad()
-    with autograd.record():
-        with pytest.raises(CheckError, match=r"negative: compiled value of node \w+ = negative \w+ in "
-                           r"'<lambda>'"):
+        with pytest.raises(CheckError, match=r"negative: compiled value of node \w+ = negative \w+ " + where):
             f(x, y)
 
 
