@@ -94,7 +94,3 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     print(info() if args.command == "info" else clear())
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
