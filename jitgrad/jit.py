@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-import math
 import numbers
 import os
 import threading
@@ -25,9 +24,9 @@ from typing import Any, overload
 
 import numpy as np
 
-from . import autograd, check as checking
+from . import autograd, check as checking, tape
 from .errors import DTypeError
-from .ir import Node, Variable, live
+from .ir import Variable, live
 from .ir.graph import Graph, interpret, name as value_name
 from .ndarray import NDArray, fresh
 from .state import STATE
@@ -156,6 +155,10 @@ class CompiledFunction:
             + [a for a in named if isinstance(a, NDArray)]
 
 
+    def outputs_of(self, result) -> list:
+        """The arrays `result` (what the function returned) holds, in order."""
+        return flatten(result, self.__name__)[0]
+
     # ---- tracing ---------------------------------------------------------------------------------
     def _run_eagerly(self, args, kwargs):
         if self.argnums is None:
@@ -186,7 +189,7 @@ class CompiledFunction:
                 result = self.fn(*args, **kwargs)
             outs, rebuild = flatten(result, self.__name__)
             graph_outputs = [tracer.value_of(o) for o in outs]
-            extra = _trace_backward(tracer, outs) if STATE.recording else None
+            extra = tape.trace_backward(tracer, outs) if STATE.recording else None
         return tracer, result, graph_outputs, rebuild, extra
 
     def _remember(self, key, tracer: Tracer, graph_outputs, rebuild, extra) -> None:
@@ -198,10 +201,11 @@ class CompiledFunction:
         graph = tracer.graph
         result_keys = [v.index for v in graph_outputs]
         externals = {tracer.value_of(x).index: x for x in tracer.externals}
-        if extra is not None and _unit_cotangent(tracer, extra) is not None:
-            # a scalar loss: its gradients at cotangent 1, in the forward's own loops (see BackwardInfo)
+        unit = tape.unit_cotangent(tracer, extra) if extra is not None else None
+        if unit is not None:
+            # a scalar loss: its gradients at cotangent 1, in the forward's own loops (tape.BackwardInfo)
             extra.unit_grad_keys = [v.index for v in extra.graph.outputs]
-            whole = _with_unit_cotangent(graph, _unit_cotangent(tracer, extra))
+            whole = tape.with_unit_cotangent(graph, unit)
             segments = tracetree.split(whole, [], externals, result_keys, extra.unit_grad_keys)
         else:
             n_forward = extra.n_forward if extra is not None else len(graph.eqns)
@@ -291,7 +295,7 @@ class CompiledFunction:
             if any(live(x._entry) is None for x in diff):
                 raise GuardMiss(None)  # an input left the graph since the trace: trace again
             residuals = [env[k] for k in extra.unit_grad_keys or extra.residual_keys]
-            _attach(outs, diff, extra, residuals, self, (args, kwargs))
+            tape.attach(outs, diff, extra, residuals, self, (args, kwargs))
         return leaf.rebuild(outs)
 
 
@@ -367,150 +371,6 @@ def flatten(result, name: str) -> tuple:
         return flat, lambda outs: dict(zip(keys, sub(outs)))
     raise TypeError(f"{name}: a compiled function must return NDArrays (or tuples, lists or dicts of "
                     f"them), got {type(result).__name__}")
-
-
-# ---- record mode: the compiled call as one tape node --------------------------------------------
-
-class BackwardInfo:
-    """What a path's backward needs: the differentiated inputs, the backward graph and program.
-
-    A path whose one differentiated output has a single element (a loss) and no guards computes its
-    gradients at cotangent 1 in the forward program itself, where they share its loops (a second program
-    would read the inputs and recompute the forward values again); the backward then scales them by the
-    cotangent it receives, which is exact since the gradient is linear in it. `unit_grad_keys` names
-    them; otherwise it is None and the backward program reads the residuals."""
-
-    def __init__(self, n_forward, boundary, ct_keys, graph, residual_keys):
-        self.n_forward = n_forward
-        self.boundary = boundary          # [(kind, position)]: ("arg", i) or ("ext", NDArray)
-        self.ct_keys = ct_keys            # per function output: the cotangent input's key, or None
-        self.graph = graph                # inputs: residuals then cotangents; outputs: gradients
-        self.residual_keys = residual_keys
-        self.unit_grad_keys: list[int] | None = None
-        self.program: Any = None
-
-    def inputs_of(self, array_args) -> list:
-        return [array_args[where] if kind == "arg" else where for kind, where in self.boundary]
-
-
-def _trace_backward(tracer: Tracer, outs: list) -> BackwardInfo | None:
-    """Trace the backward of `outs` w.r.t. the traced inputs that are in a graph (args first)."""
-    n_forward = len(tracer.graph.eqns)
-    candidates = [(("arg", i), x) for i, x in enumerate(tracer.arguments)] + \
-        [(("ext", x), x) for x in tracer.externals]
-    boundary, entries = [], []
-    for where, x in candidates:
-        entry = live(x._entry)
-        if entry is not None and entry not in entries:
-            boundary.append((where, x))
-            entries.append(entry)
-    roots = [(o, live(o._entry)) for o in outs]
-    if not boundary or all(e is None for _, e in roots):
-        return BackwardInfo(n_forward, [], [], None, [])
-    with tracing(tracer):
-        cts = [NDArray(np.ones_like(o._data)) if e is not None else None for o, e in roots]
-        ct_keys = [tracer.add_argument(c).index if c is not None else None for c in cts]
-        heads = [(e, o._index, c) for (o, e), c in zip(roots, cts) if e is not None]
-        found, _ = autograd.gradients(heads, [x for _, x in boundary], False, STATE.training)
-        grads = [tracer.value_of(g) for g in found]
-    if len(tracer.guards) and tracer.guards[-1].eqn_count > n_forward:
-        tracer.impure("the backward converts values to Python")
-    graph = _backward_graph(tracer.graph, n_forward, [k for k in ct_keys if k is not None], grads)
-    residuals = [v.index for v in graph.inputs if v.index not in set(ct_keys)]
-    return BackwardInfo(n_forward, [w for w, _ in boundary], ct_keys, graph, residuals)
-
-
-def _unit_cotangent(tracer: Tracer, extra: BackwardInfo):
-    """The cotangent input of a guard-free path with one differentiated single-element output, or None."""
-    keys = [k for k in extra.ct_keys if k is not None]
-    if extra.graph is None or tracer.guards or len(keys) != 1:
-        return None
-    ct = next(v for v in tracer.graph.inputs if v.index == keys[0])
-    return ct if math.prod(ct.shape) == 1 and ct.dtype.kind == "f" else None
-
-
-def _with_unit_cotangent(graph: Graph, ct) -> Graph:
-    """The whole trace, forward and backward, with the cotangent input fixed to 1."""
-    whole = graph.part()
-    whole.eqns = list(graph.eqns)
-    whole.literals = dict(graph.literals)
-    whole.literals[ct.index] = np.ones(ct.shape, ct.dtype)
-    whole.inputs = [v for v in graph.inputs if v.index != ct.index]
-    return whole
-
-
-# Forward values the backward reads are recomputed inside the backward program when they come from
-# cheap ops (fused there, they cost no memory traffic of their own); the others are saved.
-RECOMPUTED_KINDS = ("elementwise",)
-RECOMPUTED_OPS = ("reshape", "broadcast_to", "transpose")
-
-
-def _backward_graph(graph: Graph, n_forward: int, ct_keys: list, grads: list) -> Graph:
-    producer = {eq.out.index: i for i, eq in enumerate(graph.eqns)}
-    values = {v.index: v for v in graph.inputs}
-    values.update((eq.out.index, eq.out) for eq in graph.eqns)
-    chosen = set(range(n_forward, len(graph.eqns)))
-    pending = [v.index for i in chosen for v in graph.eqns[i].inputs] + [g.index for g in grads]
-    while pending:  # pull in the cheap forward eqns the backward depends on
-        i = producer.get(pending.pop())
-        if i is not None and i not in chosen and _recomputable(graph.eqns[i].prim):
-            chosen.add(i)
-            pending += [v.index for v in graph.eqns[i].inputs]
-    eqns = [graph.eqns[i] for i in sorted(chosen)]
-    produced = {eq.out.index for eq in eqns}
-    reads = [v.index for eq in eqns for v in eq.inputs] + [g.index for g in grads]
-    g = graph.part()
-    g.eqns = eqns
-    g.literals = {k: graph.literals[k] for k in reads if k in graph.literals}
-    residual = [k for k in dict.fromkeys(reads) if k not in produced and k not in g.literals
-                and k not in ct_keys]
-    g.inputs = [values[k] for k in residual] + [values[k] for k in ct_keys]
-    g.outputs = grads
-    return g
-
-
-def _recomputable(prim) -> bool:
-    return prim.kind in RECOMPUTED_KINDS or prim.name in RECOMPUTED_OPS
-
-
-class CompiledBackward:
-    """The backward of one compiled call, run by the autograd engine like a custom Function's."""
-
-    def __init__(self, info: BackwardInfo, residuals: list, owner: CompiledFunction, diff, call):
-        self.info, self.residuals, self.owner = info, residuals, owner
-        self.retained = False
-        self.diff, self.call = diff, call   # the differentiated inputs; (args, kwargs) of the call
-
-    def backward_recorded(self, out_grads: list) -> list:
-        """For create_graph=True: run the function again eagerly, recorded, and differentiate that
-        (a compiled program's arrays have no history to differentiate a second time)."""
-        args, kwargs = self.call
-        result = self.owner.fn(*args, **kwargs)
-        outs, _ = flatten(result, self.owner.__name__)
-        roots = [(live(o._entry), o._index, g) for o, g in zip(outs, out_grads) if live(o._entry)]
-        return autograd.gradients(roots, self.diff, True, STATE.training)[0]
-
-    def backward(self, *out_grads):
-        info = self.info
-        cts = [g._data for g, k in zip(out_grads, info.ct_keys) if k is not None]
-        if info.unit_grad_keys is not None:   # gradients at cotangent 1, computed by the forward
-            (ct,) = cts
-            grads = [g.copy() for g in self.residuals] if self.retained else self.residuals
-            self.retained = True    # a second backward (retain_graph) gets arrays of its own
-            if (ct == 1).all():
-                return [NDArray(g) for g in grads]
-            return [NDArray(np.multiply(g, ct.reshape(()), dtype=g.dtype)) for g in grads]
-        arrays = self.residuals + cts
-        program = info.program or functools.partial(interpret, info.graph)
-        return [NDArray(a) for a in program(arrays)]
-
-
-def _attach(outs, diff, info: BackwardInfo, residuals, owner, call) -> None:
-    """Put one node on the tape for a compiled call: outputs `outs`, differentiated inputs `diff`."""
-    node = Node(None, {}, tuple((x._entry, x._index) for x in diff), tuple(x._data for x in diff),
-                tuple(o._data for o in outs), fn=CompiledBackward(info, residuals, owner, diff, call))
-    for i, o in enumerate(outs):
-        o._entry, o._index = node, i
 
 
 # ---- value_and_grad -----------------------------------------------------------------------------
