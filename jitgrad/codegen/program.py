@@ -36,9 +36,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 
 class KernelStep:
-    def __init__(self, kernel: Kernel | RowKernel, graph: Graph, kname: str, graph_name: str, cause: str):
+    def __init__(self, kernel: Kernel | RowKernel, graph: Graph, kname: str, graph_name: str):
         self.kernel = kernel
-        self.cause = f"{graph_name}: {cause}"
         if isinstance(kernel, RowKernel):
             self.rendered = render_rows(kernel, graph, kname, graph_name)
         else:
@@ -47,16 +46,8 @@ class KernelStep:
         total = math.prod(kernel.shape)
         self.parallel = total >= PARALLEL_MIN and self.rendered.sizes[0] > 1
         self.args = [(a.role, a.value.index, a.value.shape, a.value.dtype, a.form) for a in self.rendered.args]
-        self.ran = False
 
     def run(self, env: dict, buffers: dict):
-        if self.ran:
-            return self.call(env, buffers)
-        with compile_cause(self.cause):  # the first run, where Numba compiles or loads the kernel
-            self.call(env, buffers)
-        self.ran = True
-
-    def call(self, env: dict, buffers: dict):
         call, copies = [], []
         for role, index, shape, dtype, form in self.args:
             if role == "input":
@@ -118,14 +109,13 @@ class Program:
         self.steps: list[KernelStep | FallbackStep] = []
         for step in self.plan:
             if isinstance(step, (Kernel, RowKernel)):
-                self.steps.append(KernelStep(step, self.graph, f"{name}_k{len(self.kernels)}", name,
-                                             cause))
+                self.steps.append(KernelStep(step, self.graph, f"{name}_k{len(self.kernels)}", name))
             else:
                 self.steps.append(FallbackStep(step, name))
         self.literals = {i: np.asarray(d) for i, d in self.graph.literals.items()}
         self.launch, self.launch_source = launcher(self)
         self.cause = f"{name}: {cause}"
-        self.launched = False
+        self.ran = False
 
     @property
     def kernels(self) -> list:
@@ -134,13 +124,16 @@ class Program:
                 for s in getattr(self, "steps", []) if isinstance(s, KernelStep)]
 
     def __call__(self, arrays: list, out_buffers: dict | None = None) -> list:
+        if self.ran:
+            return self.run(arrays, out_buffers)
+        with compile_cause(self.cause):   # the first run, where Numba compiles or loads the kernels
+            results = self.run(arrays, out_buffers)
+        self.ran = True
+        return results
+
+    def run(self, arrays: list, out_buffers: dict | None) -> list:
         if not out_buffers:
-            if self.launched:
-                return self.launch(*arrays)
-            with compile_cause(self.cause):   # the first run, where Numba compiles or loads the kernels
-                results = self.launch(*arrays)
-            self.launched = True
-            return results
+            return self.launch(*arrays)
         env = dict(self.literals)
         for v, a in zip(self.graph.inputs, arrays, strict=True):
             env[v.index] = np.asarray(a)
