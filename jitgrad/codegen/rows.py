@@ -25,6 +25,7 @@ class RowRenderer(KernelRenderer):
         self.flat = False
         self.stage_of = {e.out.index: i for i, s in enumerate(group.stages) for e in s.all_eqns()}
         self.late = group.late()
+        self.output_keys = {v.index for v in group.outputs}
         inner = [s for s in group.stages if group.is_inner(s)]
         self.inner_reads = {v.index for s in inner for e in s.all_eqns() for v in e.inputs}
         self.buffered = {v.index for i, s in enumerate(group.stages) if group.is_inner(s)
@@ -53,7 +54,7 @@ class RowRenderer(KernelRenderer):
         return lines
 
     def inner_stage(self, i: int, stage: Kernel) -> list[str]:
-        outputs = {v.index for v in self.k.outputs}
+        outputs = self.output_keys
         arrays = {v.index for v in self.arrays}
         reads = unique(v for e in stage.all_eqns() for v in e.inputs)
         body = [f"{self.local(v)} = {self.local(v)}_[i1]" for v in reads
@@ -98,7 +99,7 @@ class RowRenderer(KernelRenderer):
         return f"{self.local(r.out)}_buf"
 
     def row_stage(self, stage) -> list[str]:
-        outputs = {v.index for v in self.k.outputs}
+        outputs = self.output_keys
         eqns = stage.eqns if isinstance(stage, Kernel) else [stage.eqn]   # or a row reshape: a rename
         lines = [f"{self.local(e.out)} = " + (self.local(e.inputs[0]) if e.prim.name == "reshape"
                                               else self.expression(e)) for e in eqns]
@@ -112,8 +113,8 @@ class RowRenderer(KernelRenderer):
 
     # ---- the module --------------------------------------------------------------------------
     def late_reductions(self) -> list:
-        outputs = {v.index for v in self.k.outputs}   # each is one: nothing in the group can read it
-        return [r for r in self.k.reductions if r.out.index in self.late and r.out.index in outputs]
+        return [r for r in self.k.reductions   # each is an output: nothing in the group can read it
+                if r.out.index in self.late and r.out.index in self.output_keys]
 
     def accumulator_shape(self, r) -> str:
         shape = r.inputs[0].shape
@@ -127,8 +128,8 @@ class RowRenderer(KernelRenderer):
         body = [f"{self.local(v)} = in_{self.local(v)}[0]" for v in self.scalars]
         body += self.accumulators(self.late_reductions())
         body += ["for c0 in prange(chunks0):", "    lo0, hi0 = c0 * n0 // chunks0, (c0 + 1) * n0 // chunks0"]
-        scratch = [f"{self.local(v)}_row = np.empty(n1, np.{v.dtype.name})" for v in self.values()
-                   if v.index in self.buffered]
+        scratch = [f"{self.local(e.out)}_row = np.empty(n1, np.{e.out.dtype.name})"
+                   for e in self.k.all_eqns() if e.out.index in self.buffered]
         scratch += [f"{self.local(r.out)}_buf = np.empty(n1, np.{buffer_dtype(r.inputs[0].dtype).name})"
                     for s in self.group.stages if self.group.is_inner(s) for r in s.reductions
                     if tuple(r.attrs["axes"]) != (0,) and self.terms(r).endswith("_buf")]
@@ -139,9 +140,6 @@ class RowRenderer(KernelRenderer):
         index = {v.index: f"out_{self.local(v)}" for v in self.k.outputs}
         body += self.combine_accumulators((r, index[r.out.index]) for r in self.late_reductions())
         return self.module(("n0", "n1"), ins, outs, body)
-
-    def values(self) -> list[Value]:
-        return [e.out for e in self.k.all_eqns()]
 
     # ---- how the program calls it ------------------------------------------------------------
     def arguments(self) -> list[Arg]:
