@@ -59,7 +59,8 @@ def _rng(seed):
 
 def make_w1(n, seed=0):
     r = _rng(seed)
-    return {"w": np.array([0.5], F32), "b": np.array([0.1], F32),
+    return {"w": (0.5 + 0.1 * r.standard_normal(n, F32)).astype(F32),
+            "b": (0.1 * r.standard_normal(n, F32)).astype(F32),
             "x": r.standard_normal(n, F32), "y": r.standard_normal(n, F32)}
 
 
@@ -67,7 +68,7 @@ def numpy_w1(w, b, x, y):
     t = np.tanh(x * w + b)
     r = t - y
     d = 2 * r * (1 - t * t)
-    return np.sum(r * r), [np.sum(d * x).reshape(1), np.sum(d).reshape(1)]
+    return np.sum(r * r), [d * x, d]
 
 
 def nd_w1(w, b, x, y):

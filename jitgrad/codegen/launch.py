@@ -5,12 +5,14 @@ steps is known when it is built. `launcher(program)` writes them out as straight
 
     def launch(v0, v1, v2, v3):
         v7 = np.empty((16,), d7)
-        k0(1, 16, v0, v1, v2, v3, v7)
+        v8 = r8()
+        k0(1, 16, v0, v1, v2, v3, v7, v8)
         v9 = asarray(f1(v7, **a1))
         return [v7, v9]
 
 which costs a few hundred nanoseconds where walking the steps' argument lists cost microseconds
-(measured: the cached call of W1 at 16 elements). Calls that pass output buffers take the general path.
+(measured: the cached call of W1 at 16 elements). Large arrays come from the program's recyclers
+(`r8`, see buffers.py). Calls that pass output buffers take the general path.
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ def launcher(program):
         names[f"L{index}"] = data
         lines.append(f"    v{index} = L{index}")
     for i, step in enumerate(program.steps):
-        lines += ["    " + s for s in (_kernel(i, step, names) if hasattr(step, "rendered")
+        lines += ["    " + s for s in (_kernel(i, step, names, program) if hasattr(step, "rendered")
                                        else _fallback(i, step, names))]
     lines.append(f"    return [{', '.join(f'v{v.index}' for v in program.graph.outputs)}]")
     source = "\n".join(lines) + "\n"
@@ -34,10 +36,13 @@ def launcher(program):
     return names["launch"], source
 
 
-def _kernel(i: int, step, names: dict) -> list[str]:
+def _kernel(i: int, step, names: dict, program) -> list[str]:
     lines, call = [], []
     for role, index, shape, dtype, form in step.args:
-        if role != "input":
+        if role != "input" and index in program.recyclers:
+            names[f"r{index}"] = program.recyclers[index].take
+            lines.append(f"v{index} = r{index}()")
+        elif role != "input":
             names[f"d{index}"] = dtype
             lines.append(f"v{index} = np.empty({shape!r}, d{index})")
         call.append(f"v{index}" if tuple(shape) == tuple(form) else f"v{index}.reshape({form!r})")

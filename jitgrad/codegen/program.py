@@ -22,6 +22,7 @@ from ..ir.graph import Graph, name as value_name
 from ..passes.fusion import Fallback, Kernel, fuse
 from ..passes.simplify import simplify
 from ..passes.rows import RowKernel, group_rows
+from .buffers import Recycler, recyclable
 from .compile import compile_cause, load, log
 from .launch import launcher
 from .render import render_kernel
@@ -47,7 +48,7 @@ class KernelStep:
         self.parallel = total >= PARALLEL_MIN and self.rendered.sizes[0] > 1
         self.args = [(a.role, a.value.index, a.value.shape, a.value.dtype, a.form) for a in self.rendered.args]
 
-    def run(self, env: dict, buffers: dict):
+    def run(self, env: dict, buffers: dict, recyclers: dict):
         call, copies = [], []
         for role, index, shape, dtype, form in self.args:
             if role == "input":
@@ -56,7 +57,8 @@ class KernelStep:
                 continue
             out = buffers.get(index)
             if out is None:  # fresh, so C-contiguous
-                out = env[index] = np.empty(shape, dtype)
+                r = recyclers.get(index)
+                out = env[index] = r.take() if r else np.empty(shape, dtype)
                 call.append(out if shape == form else out.reshape(form))
                 continue
             env[index] = out
@@ -87,7 +89,7 @@ class FallbackStep:
                   "BLAS through numpy" if kind == "contraction" else f"no generated loop for {kind} ops"
                   if kind != "elementwise" else "its dtype or operands are not fused")
 
-    def run(self, env: dict, buffers: dict):
+    def run(self, env: dict, buffers: dict, recyclers: dict):
         eq = self.eqn
         result = np.asarray(eq.prim.impl(*(env[v.index] for v in eq.inputs), **eq.attrs))
         out = buffers.get(eq.out.index)
@@ -113,6 +115,9 @@ class Program:
             else:
                 self.steps.append(FallbackStep(step, name))
         self.literals = {i: np.asarray(d) for i, d in self.graph.literals.items()}
+        self.recyclers = {index: Recycler(shape, dtype) for s in self.steps if isinstance(s, KernelStep)
+                          for role, index, shape, dtype, _ in s.args
+                          if role != "input" and recyclable(shape, dtype)}
         self.launch, self.launch_source = launcher(self)
         self.cause = f"{name}: {cause}"
         self.ran = False
@@ -141,7 +146,7 @@ class Program:
         for position, buf in (out_buffers or {}).items():
             buffers.setdefault(self.graph.outputs[position].index, buf)
         for step in self.steps:
-            step.run(env, buffers)
+            step.run(env, buffers, self.recyclers)
         results = [env[v.index] for v in self.graph.outputs]
         for position, buf in (out_buffers or {}).items():
             if results[position] is not buf:

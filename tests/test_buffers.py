@@ -1,0 +1,113 @@
+"""Recycled output buffers: a large array a program returned is reused only once nothing else holds
+it, never while the caller, a view, a memoryview or another thread still does."""
+import numpy as np
+import pytest
+
+import jitgrad as jg
+from jitgrad import autograd, nd
+from jitgrad.codegen import buffers
+
+from test_threads import in_threads
+
+N = buffers.RECYCLE_MIN_BYTES // 4      # float32 elements of the smallest recycled array
+
+
+def loss(w, x):
+    return nd.sum(nd.tanh(x * w) ** 2)
+
+
+def expected(w, x):
+    w, x = w.astype(np.float64), x.astype(np.float64)
+    t = np.tanh(x * w)
+    return 2 * t * (1 - t * t) * x
+
+
+def data(seed):
+    r = np.random.default_rng(seed)
+    return nd.array(r.standard_normal(N, np.float32)), nd.array(r.standard_normal(N, np.float32))
+
+
+def pointer(a):
+    return np.asarray(a).__array_interface__["data"][0]
+
+
+@pytest.fixture
+def vg():
+    f = jg.value_and_grad(loss)
+    f(*data(99))     # the first call traces; the program runs from the second on
+    f(*data(99))
+    return f
+
+
+def test_a_dropped_result_is_reused(vg):
+    w, x = data(0)
+    _, g = vg(w, x)
+    first = pointer(g)
+    del g
+    _, g = vg(w, x)
+    assert pointer(g) == first
+    np.testing.assert_allclose(g.asnumpy(), expected(w.asnumpy(), x.asnumpy()), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("keep", ["result", "view", "numpy view", "memoryview"])
+def test_a_held_result_is_never_overwritten(vg, keep):
+    w, x = data(1)
+    _, g = vg(w, x)
+    held = {"result": lambda: g, "view": lambda: g[10:20], "numpy view": lambda: np.asarray(g)[::2],
+            "memoryview": lambda: memoryview(np.asarray(g))}[keep]()
+    before = g.asnumpy().copy()
+    del g
+    for seed in (2, 3):           # more calls than the recycler keeps arrays
+        w2, x2 = data(seed)
+        _, g2 = vg(w2, x2)
+        np.testing.assert_allclose(g2.asnumpy(), expected(w2.asnumpy(), x2.asnumpy()), rtol=1e-4, atol=1e-5)
+    kept = np.asarray(held.asnumpy() if hasattr(held, "asnumpy") else held)
+    want = {"result": before, "view": before[10:20], "numpy view": before[::2],
+            "memoryview": before}[keep]
+    np.testing.assert_array_equal(kept, want)
+
+
+def test_threads_never_share_a_buffer(vg):
+    inputs = [data(10 + i) for i in range(4)]
+    want = [expected(w.asnumpy(), x.asnumpy()) for w, x in inputs]
+
+    def worker(i):
+        out = []
+        for _ in range(5):
+            w, x = inputs[i]
+            out.append(vg(w, x)[1].asnumpy().copy())
+            np.testing.assert_allclose(out[-1], want[i], rtol=1e-4, atol=1e-5)
+        return out
+    for i, results in enumerate(in_threads(worker, 4)):
+        for got in results:
+            np.testing.assert_allclose(got, want[i], rtol=1e-4, atol=1e-5)
+
+
+def test_recorded_gradients_survive_the_next_step():
+    """Under record(), unit gradients saved by the forward program are recycled only after backward
+    has consumed them; grads copied out of one step stay as they were."""
+    f = jg.compile(loss)
+    w, x = data(4)
+    w.attach_grad()
+    seen = []
+    for seed in (5, 6, 7):
+        w2, x2 = data(seed)
+        w[:] = w2
+        with autograd.record():
+            first = f(w, x2)
+        with autograd.record():   # a second pending tape node of the same program
+            second = f(w, x2) * 2
+        second.backward()
+        np.testing.assert_allclose(w.grad.asnumpy(), 2 * expected(w2.asnumpy(), x2.asnumpy()),
+                                   rtol=1e-4, atol=1e-5)
+        first.backward()
+        np.testing.assert_allclose(w.grad.asnumpy(), expected(w2.asnumpy(), x2.asnumpy()),
+                                   rtol=1e-4, atol=1e-5)
+        seen.append(w.grad.asnumpy().copy())
+    assert not np.array_equal(seen[0], seen[1])
+
+
+def test_only_large_arrays_are_recycled():
+    assert buffers.recyclable((N,), np.float32) == buffers.ENABLED
+    assert not buffers.recyclable((N - 1,), np.float32)
+    assert not buffers.recyclable((N // 2,), np.float16)
