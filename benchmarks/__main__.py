@@ -92,6 +92,8 @@ def main(argv=None) -> int:
     p.add_argument("--rounds", type=int, default=None, help="rounds (at least 7)")
     p.add_argument("--gap", type=float, default=0.15, help="idle seconds before each timed sample "
                    "(lets other runtimes' spinning threads go idle)")
+    p.add_argument("--warm", type=float, default=None, help="seconds of untimed calls of the same "
+                   "implementation after the gap, before the timed sample (0.25; 0.05 with --quick)")
     p.add_argument("--out", default=str(HERE / "results"), help="results folder (a timestamped "
                    "subfolder is made in it)")
     p.add_argument("--docs", action="store_true", help="also update docs/performance.md and "
@@ -100,6 +102,7 @@ def main(argv=None) -> int:
 
     rounds = max(7, a.rounds or (7 if a.quick else 15))
     sample = 0.01 if a.quick else 0.05
+    a.warm = a.warm if a.warm is not None else (0.05 if a.quick else 0.25)
     wanted = [w.strip().upper() for w in a.workloads.split(",") if w.strip()] or list(WORKLOADS)
     impls = [i.strip() for i in a.impls.split(",") if i.strip()] or list(IMPLS)
     for i in impls:
@@ -120,7 +123,7 @@ def main(argv=None) -> int:
     bw = copy_bandwidth()
     print(f"  copy bandwidth (np.copyto, read+write): {bw / 1e9:.1f} GB/s")
 
-    run = {"timestamp": stamp, "quick": a.quick, "rounds": rounds, "sample_s": sample, "gap_s": a.gap,
+    run = {"timestamp": stamp, "quick": a.quick, "rounds": rounds, "sample_s": sample, "gap_s": a.gap, "warm_s": a.warm,
            "bandwidth_Bps": bw, "environment": env, "cases": []}
     failures = []
     for wl_name, size in cases():
@@ -131,7 +134,7 @@ def main(argv=None) -> int:
         with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as tmp:
             case_json = tmp.name
         cmd = [sys.executable, "-m", "benchmarks.runner", wl_name, str(size), "--impls", ",".join(impls),
-               "--rounds", str(rounds), "--sample", str(sample), "--gap", str(a.gap), "--bandwidth", str(bw),
+               "--rounds", str(rounds), "--sample", str(sample), "--gap", str(a.gap), "--warm", str(a.warm), "--bandwidth", str(bw),
                "--out", case_json]
         load0 = os.getloadavg()[0]
         t0 = time.perf_counter()

@@ -5,7 +5,12 @@ For every implementation: build, warm up (the first calls are timed separately: 
 compile), check against the numpy reference, then time all implementations interleaved round-robin
 (the starting implementation rotates each round), each sample a batch of calls long enough to time
 and preceded by an idle gap, so that one implementation's spinning worker threads (OpenBLAS spins
-about 100 ms after a BLAS call, OpenMP runtimes too) do not steal the cores from the next one's;
+about 100 ms after a BLAS call, OpenMP runtimes too) do not steal the cores from the next one's, then
+by untimed calls of the same implementation (`warm` seconds): after the gap a halted second vCPU
+wakes slowly, and for 50 to 300 ms a parallel implementation here runs at about its one-thread speed
+(measured: W1 value_and_grad at 1e6, 0.87 ms per call with 50 ms of warm calls, 0.59 ms with 300 ms,
+0.57 ms with no gap at all; a serial loop shows no such ramp), which a loop calling back to back
+never sees;
 and finally check again and measure peak memory of one call. Exit status 3 on a mismatch.
 """
 from __future__ import annotations
@@ -87,7 +92,7 @@ def _time_calls(step, k: int) -> float:
 
 
 def run_case(workload: str, size: int, impls: list[str], rounds: int, sample: float,
-             bandwidth: float | None, gap: float = 0.15, log=print) -> dict:
+             bandwidth: float | None, gap: float = 0.15, warm: float = 0.25, log=print) -> dict:
     wl = WORKLOADS[workload]
     data = wl.make(size, 0)
     ref_step, ref_fetch = build_numpy(wl, data)
@@ -126,19 +131,20 @@ def run_case(workload: str, size: int, impls: list[str], rounds: int, sample: fl
         check(wl, name, got, want)          # Mismatch propagates: a loud failure
         per_call = _time_calls(step, 1)
         k = max(1, min(100_000, math.ceil(sample / max(per_call, 1e-9))))
-        live[name] = (step, fetch, k)
+        live[name] = (step, fetch, k, max(1, min(100_000, math.ceil(warm / max(per_call, 1e-9)))))
         result["impls"][name] = {"first_calls_s": first, "k": k, "samples_s": []}
 
     names = list(live)
     for r in range(rounds):
         order = names[r % len(names):] + names[:r % len(names)] if names else []
         for name in order:
-            step, _, k = live[name]
+            step, _, k, k_warm = live[name]
             time.sleep(gap)   # let the previous runtime's spinning threads (OpenBLAS, OpenMP) go idle
+            _time_calls(step, k_warm)   # then wake this one's cores (see the module doc)
             result["impls"][name]["samples_s"].append(_time_calls(step, k))
 
     for name in names:
-        step, fetch, _ = live[name]
+        step, fetch, _, _ = live[name]
         check(wl, name, fetch(step()), want)  # still right after the timed calls
         rec = result["impls"][name]
         s = np.array(rec["samples_s"])
@@ -157,13 +163,14 @@ def main(argv=None) -> int:
     p.add_argument("--rounds", type=int, default=15)
     p.add_argument("--sample", type=float, default=0.05, help="seconds per timed sample (a batch)")
     p.add_argument("--gap", type=float, default=0.15, help="idle seconds before each sample")
+    p.add_argument("--warm", type=float, default=0.25, help="seconds of untimed calls after the gap")
     p.add_argument("--bandwidth", type=float, default=None, help="copy bandwidth, bytes/s")
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
     impls = [i for i in a.impls.split(",") if i]
     status = 0
     try:
-        res = run_case(a.workload, a.size, impls, a.rounds, a.sample, a.bandwidth, a.gap,
+        res = run_case(a.workload, a.size, impls, a.rounds, a.sample, a.bandwidth, a.gap, a.warm,
                        log=lambda m: print(m, flush=True))
     except Mismatch as e:
         res = {"workload": a.workload, "size": a.size, "mismatch": str(e)}
