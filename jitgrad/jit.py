@@ -57,6 +57,7 @@ class CompiledFunction:
                                   if max_signatures is None else max_signatures)
         self.check = checking.enabled() if check is None else bool(check)
         self._roots: OrderedDict[tuple, Any] = OrderedDict()  # signature -> root Segment or "eager", LRU first
+        self._fast: dict[tuple, Any] = {}  # signature -> direct call (see _offer_fast), a subset of _roots
         self._lock = threading.RLock()
         self._stats: Counter[str] = Counter()
 
@@ -65,6 +66,9 @@ class CompiledFunction:
         if STATE.tracer is not None:  # called while another compiled function traces: inline it
             return self._run_eagerly(args, kwargs)
         key = self._signature(args, kwargs)
+        fast = self._fast.get(key)
+        if fast is not None:
+            return fast(args)
         result = self._cached(key, args, kwargs, first_look=True)
         if result is not MISS:
             return result
@@ -100,7 +104,36 @@ class CompiledFunction:
         except BaseException:
             self._forget(key)
             raise
+        if not kwargs and len(path) == 1:
+            self._offer_fast(key, path[0], args)
         return result
+
+    def _offer_fast(self, key, seg, args) -> None:
+        """A signature whose one segment is compiled, has no guard and puts nothing on the tape gets a
+        direct call: argument data -> launcher -> the result structure, skipping the tree walk (about
+        3 us of a 10 us cached call at 16 elements)."""
+        program, leaf = seg.program, seg.leaf
+        if getattr(program, "ran", False) is not True or seg.guard is not None or seg.externals \
+                or leaf is None or (leaf.extra is not None and leaf.extra.boundary):
+            return
+        positions = [i for i, a in enumerate(args) if i not in self.static_argnums and isinstance(a, NDArray)]
+        env: dict = {k: ("arg", positions[k]) for k in range(len(positions))}
+        env.update((k, ("const", d)) for k, d in seg.consts)
+        if any(k not in env for k in seg.in_keys):
+            return
+        sources = [env[k] for k in seg.in_keys]
+        produced = {k: i for i, k in enumerate(seg.out_keys)}
+        picks = []   # per result: ("out", i), ("arg", position) or ("const", data)
+        for k in leaf.result_keys:
+            if k in leaf.literals:
+                picks.append(("const", leaf.literals[k]))
+            elif k in produced:
+                picks.append(("out", produced[k]))
+            elif k in env:
+                picks.append(env[k])
+            else:
+                return
+        self._fast[key] = _direct_call(program.launch, sources, picks, leaf.rebuild, self._stats)
 
     def cache_info(self) -> dict[str, int]:
         """Counts: hits, misses (new signatures), traces, compiles, guard failures, cached paths and
@@ -116,6 +149,7 @@ class CompiledFunction:
         """Forget every trace and reset the counts."""
         with self._lock:
             self._roots.clear()
+            self._fast.clear()
             self._stats.clear()
 
     # ---- signatures and environments -------------------------------------------------------------
@@ -247,6 +281,7 @@ class CompiledFunction:
         self._roots.move_to_end(key)
         while len(self._roots) > max(self.max_signatures, 1):
             evicted, _ = self._roots.popitem(last=False)
+            self._fast.pop(evicted, None)
             self._stats["evictions"] += 1
             log.info("jitgrad: %s: evicted signature %s (max_signatures=%d)", self.__name__,
                      _short(evicted), self.max_signatures)
@@ -255,6 +290,7 @@ class CompiledFunction:
         """After a compile raised: no half-built cache entry stays; the next call traces afresh."""
         with self._lock:
             self._roots.pop(key, None)
+            self._fast.pop(key, None)
 
     def _maybe_compile(self, path) -> None:
         for seg in path:
@@ -297,6 +333,19 @@ class CompiledFunction:
             residuals = [env[k] for k in extra.unit_grad_keys or extra.residual_keys]
             tape.attach(outs, diff, extra, residuals, self, (args, kwargs))
         return leaf.rebuild(outs)
+
+
+def _direct_call(launch, sources, picks, rebuild, stats):
+    """The cached call of a one-segment signature (see CompiledFunction._offer_fast)."""
+    take = [(kind == "arg", where) for kind, where in sources]
+    pick = [(kind, where) for kind, where in picks]
+
+    def call(args):
+        outs = launch(*[args[w]._data if is_arg else w for is_arg, w in take])
+        stats["hits"] += 1
+        return rebuild([NDArray(outs[w] if kind == "out" else args[w]._data if kind == "arg" else w)
+                        for kind, w in pick])
+    return call
 
 
 def _graph_role(a: NDArray):

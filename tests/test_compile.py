@@ -313,3 +313,29 @@ def test_a_scalar_loss_computes_its_gradients_in_the_forward_program():
     with autograd.record():
         text = jg.explain(f, w, b)
     assert "gradients at cotangent 1" in text and "(1 kernels)" in text, text
+
+
+def test_repeated_cached_calls_read_the_current_arguments():
+    """From the third call on, a one-segment signature takes the direct call: it must still read each
+    call's data, pass inputs through, count hits, and forget itself on clear_cache and eviction."""
+    def loss(x, y, k):
+        return nd.sum(nd.tanh(x * y) * k)
+    vg = jg.value_and_grad(loss, argnums=(0, 1), max_signatures=1)
+    both = jg.compile(lambda x, y: (nd.tanh(x * y), x, nd.array(3.0)))
+    r = np.random.default_rng(0)
+    for n in (5, 5, 5, 5, 7, 7, 5):    # trace, first run, direct calls; a new size evicts the other
+        x, y = (nd.array(r.standard_normal(n), dtype=np.float64) for _ in range(2))
+        v, (gx, gy) = vg(x, y, 2.0)
+        t = np.tanh(x.asnumpy() * y.asnumpy())
+        np.testing.assert_allclose(v.asnumpy(), 2 * t.sum(), rtol=1e-12)
+        np.testing.assert_allclose(gx.asnumpy(), 2 * (1 - t * t) * y.asnumpy(), rtol=1e-12)
+        np.testing.assert_allclose(gy.asnumpy(), 2 * (1 - t * t) * x.asnumpy(), rtol=1e-12)
+        th, passed, three = both(x, y)   # an output, an input passed through, a literal
+        np.testing.assert_allclose(th.asnumpy(), t, rtol=1e-12)
+        np.testing.assert_array_equal(passed.asnumpy(), x.asnumpy())
+        assert three.asnumpy() == 3.0
+    info = vg.cache_info()
+    assert (info["traces"], info["hits"], info["evictions"]) == (3, 4, 2)
+    vg.clear_cache()
+    vg(x, y, 2.0)
+    assert vg.cache_info()["traces"] == 1
