@@ -6,6 +6,8 @@ gradients are graph values themselves and can be differentiated again.
 """
 from __future__ import annotations
 
+import sys
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -128,10 +130,15 @@ def backward(heads: NDArray | Sequence[NDArray],
     wanted = {e for e in order if isinstance(e, Variable) and e.req != "null"}
     if not wanted:
         raise AutogradError(NOTHING_TO_DIFFERENTIATE)
-    cts = _run(roots, order, wanted, create_graph=False, train_mode=train_mode)
-    for var in order:
-        if isinstance(var, Variable) and var.req != "null":
-            _store(var, cts.get(var))
+    previous = getattr(_OFFERED, "ids", None)
+    _OFFERED.ids = None if retain_graph else set()
+    try:
+        cts = _run(roots, order, wanted, create_graph=False, train_mode=train_mode)
+        for var in order:
+            if isinstance(var, Variable) and var.req != "null":
+                _store(var, cts.get(var), _OFFERED.ids)
+    finally:
+        _OFFERED.ids = previous
     if not retain_graph:
         _free(order)
 
@@ -298,13 +305,55 @@ def _accumulate(cts: dict, entry, index: int, ct: NDArray) -> None:
     slots[index] = ct if slots[index] is None else slots[index] + ct
 
 
-def _store(var: Variable, ct) -> None:
+def _store(var: Variable, ct, offered=None) -> None:
     """Write or add a variable's cotangent into its buffer; a 'write' variable with no path gets 0."""
     if var.req == "write":
-        var.grad[...] = 0 if ct is None else ct[0]._data
+        if ct is None:
+            var.grad[...] = 0
+        elif not (offered and _adopt(var, ct[0]._data, offered)):
+            var.grad[...] = ct[0]._data
     elif ct is not None:
         var.grad += ct[0]._data
     var.fresh = True
+
+
+# Buffers a node's backward hands over: used by nothing else once the graph is freed (a compiled
+# call's gradients, computed by its forward program for this call alone). Instead of copying one into
+# a 'write' variable's buffer (at 1e6 float32 elements, a copy from memory costs as much as the whole
+# fused loss and gradient), the variable may take it as its buffer, if nothing else holds the old
+# one: an NDArray from `.grad`, a view or a memoryview of it would not see the swap, and each of those
+# holds a reference, so the reference count tells (besides the Variable, only the recycler that made
+# it may hold it; see codegen/buffers.py).
+_OFFERED = threading.local()
+
+
+def offer_buffers(arrays) -> None:
+    """Let the running backward make these arrays gradient buffers (see above); for a node's backward
+    that will never read them again once the graph is freed."""
+    ids = getattr(_OFFERED, "ids", None)
+    if ids is not None:       # None: no backward is running, or it retains the graph
+        ids.update(id(a) for a in arrays)
+
+
+def _adopt(var: Variable, a: np.ndarray, offered: set) -> bool:
+    from .codegen.buffers import kept_by_recycler   # offered buffers come from compiled programs
+    old = var.grad
+    if id(a) not in offered or a.shape != old.shape or a.dtype != old.dtype or a.strides != old.strides \
+            or not a.flags.writeable or sys.getrefcount(old) != _SOLE + kept_by_recycler(old):
+        return False
+    offered.discard(id(a))    # one variable per buffer
+    var.grad = a
+    return True
+
+
+def _sole_count() -> int:
+    """The reference count `_adopt` sees for a gradient buffer that only its Variable holds."""
+    var = Variable(np.empty(1), "write")
+    old = var.grad
+    return sys.getrefcount(old)
+
+
+_SOLE = _sole_count()
 
 
 def _free(order) -> None:

@@ -92,7 +92,7 @@ class CompiledFunction:
         env = {i: a._data for i, a in enumerate(arrays)}
         try:
             path = tracetree.walk(root, env)
-            result = self._finish(path[-1].leaf, env, arrays, args, kwargs)
+            result = self._finish(path[-1], env, arrays, args, kwargs)
         except GuardMiss:
             if first_look:
                 self._stats["guard_failures"] += 1
@@ -322,7 +322,8 @@ class CompiledFunction:
         return build_program(graph, self.__name__, cause)
 
     # ---- cached calls ----------------------------------------------------------------------------
-    def _finish(self, leaf: Leaf, env: dict, arrays: list, args, kwargs):
+    def _finish(self, seg, env: dict, arrays: list, args, kwargs):
+        leaf: Leaf = seg.leaf
         literals = leaf.literals
         outs = [NDArray(literals[k] if k in literals else env[k]) for k in leaf.result_keys]
         extra = leaf.extra
@@ -330,8 +331,10 @@ class CompiledFunction:
             diff = extra.inputs_of(arrays)
             if any(live(x._entry) is None for x in diff):
                 raise GuardMiss(None)  # an input left the graph since the trace: trace again
-            residuals = [env[k] for k in extra.unit_grad_keys or extra.residual_keys]
-            tape.attach(outs, diff, extra, residuals, self, (args, kwargs))
+            keys = extra.unit_grad_keys or extra.residual_keys
+            fresh = seg.fresh_keys() if extra.unit_grad_keys else ()
+            tape.attach(outs, diff, extra, [env[k] for k in keys], self, (args, kwargs),
+                        [k in fresh for k in keys])
         return leaf.rebuild(outs)
 
 

@@ -126,8 +126,9 @@ def _recomputable(prim) -> bool:
 class CompiledBackward:
     """The backward of one compiled call, run by the autograd engine like a custom Function's."""
 
-    def __init__(self, info: BackwardInfo, residuals: list, owner, diff, call):
+    def __init__(self, info: BackwardInfo, residuals: list, owner, diff, call, fresh=()):
         self.info, self.residuals, self.owner = info, residuals, owner
+        self.fresh = fresh      # per residual: allocated by the forward program for this call alone
         self.retained = False
         self.diff, self.call = diff, call   # the differentiated inputs; (args, kwargs) of the call
 
@@ -148,6 +149,8 @@ class CompiledBackward:
             grads = [g.copy() for g in self.residuals] if self.retained else self.residuals
             self.retained = True    # a second backward (retain_graph) gets arrays of its own
             if (ct == 1).all():
+                if grads is self.residuals:   # first use: a freed graph needs them no more
+                    autograd.offer_buffers([g for g, f in zip(grads, self.fresh) if f])
                 return [NDArray(g) for g in grads]
             return [NDArray(np.multiply(g, ct.reshape(()), dtype=g.dtype)) for g in grads]
         arrays = self.residuals + cts
@@ -155,9 +158,10 @@ class CompiledBackward:
         return [NDArray(a) for a in program(arrays)]
 
 
-def attach(outs, diff, info: BackwardInfo, residuals, owner, call) -> None:
-    """Put one node on the tape for a compiled call: outputs `outs`, differentiated inputs `diff`."""
+def attach(outs, diff, info: BackwardInfo, residuals, owner, call, fresh=()) -> None:
+    """Put one node on the tape for a compiled call: outputs `outs`, differentiated inputs `diff`;
+    `fresh` marks the residuals the forward program allocated for this call alone."""
     node = Node(None, {}, tuple((x._entry, x._index) for x in diff), tuple(x._data for x in diff),
-                tuple(o._data for o in outs), fn=CompiledBackward(info, residuals, owner, diff, call))
+                tuple(o._data for o in outs), fn=CompiledBackward(info, residuals, owner, diff, call, fresh))
     for i, o in enumerate(outs):
         o._entry, o._index = node, i

@@ -39,6 +39,10 @@ class Segment:
         self.consts: list[tuple[int, np.ndarray]] = []  # (value index, data) literals the walk reads directly
         self.lock = threading.Lock()
 
+    def fresh_keys(self) -> set:
+        """Values the compiled program allocated afresh in the last run and returned once."""
+        return {self.out_keys[i] for i in getattr(self.program, "fresh_outputs", ())}
+
     def run(self, env: dict) -> None:
         for key, array in self.externals:
             env[key] = array._data

@@ -111,3 +111,102 @@ def test_only_large_arrays_are_recycled():
     assert buffers.recyclable((N,), np.float32) == buffers.ENABLED
     assert not buffers.recyclable((N - 1,), np.float32)
     assert not buffers.recyclable((N // 2,), np.float16)
+
+
+# ---- gradient buffers: a compiled call's gradients become the .grad buffer instead of being copied --
+
+def grad_pointer(x):
+    return x._entry.grad.__array_interface__["data"][0]
+
+
+def w1(w, b, x):
+    return nd.sum((nd.tanh(x * w + b) - 0.5) ** 2)
+
+
+def w1_grads(w, b, x):
+    w, b, x = (a.asnumpy().astype(np.float64) for a in (w, b, x))
+    t = np.tanh(x * w + b)
+    d = 2 * (t - 0.5) * (1 - t * t)
+    return d * x, d
+
+
+@pytest.fixture(params=[16, N], ids=["small", "recycled"])
+def w1_case(request):
+    n = request.param
+    r = np.random.default_rng(n)
+    w, b = nd.array(r.standard_normal(n, np.float32)), nd.array(r.standard_normal(n, np.float32))
+    w.attach_grad()
+    b.attach_grad()
+    return jg.compile(w1), w, b, n
+
+
+def steps(f, w, b, n, count=4, seed=0):
+    r = np.random.default_rng(seed)
+    for _ in range(count):
+        x = nd.array(r.standard_normal(n, np.float32))
+        with autograd.record():
+            loss = f(w, b, x)
+        loss.backward()
+        yield x
+
+
+def test_gradients_are_taken_over_when_nothing_holds_the_buffers(w1_case):
+    f, w, b, n = w1_case
+    pointers = set()
+    for x in steps(f, w, b, n):
+        gw, gb = w1_grads(w, b, x)
+        np.testing.assert_allclose(w.grad.asnumpy(), gw, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(b.grad.asnumpy(), gb, rtol=1e-4, atol=1e-5)
+        pointers.add(grad_pointer(w))
+    assert len(pointers) > 1     # the buffer changed: adopted, not copied
+
+
+@pytest.mark.parametrize("hold", ["grad", "numpy view", "slice"])
+def test_a_held_gradient_buffer_is_written_in_place(w1_case, hold):
+    """`g = w.grad` (or a view of it) taken before backward must show every later gradient."""
+    f, w, b, n = w1_case
+    g = {"grad": lambda: w.grad, "numpy view": lambda: np.asarray(w.grad), "slice": lambda: w.grad[1:]}[hold]()
+    for x in steps(f, w, b, n):
+        gw, _ = w1_grads(w, b, x)
+        got = g.asnumpy() if hasattr(g, "asnumpy") else g
+        want = gw[1:] if hold == "slice" else gw
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_retained_graphs_and_add_requests_still_copy(w1_case):
+    f, w, b, n = w1_case
+    for _ in steps(f, w, b, n, count=2):   # the first call traces; compiled calls from the second
+        pass
+    x = nd.array(np.random.default_rng(7).standard_normal(n, np.float32))
+    with autograd.record():
+        loss = f(w, b, x)
+    loss.backward(retain_graph=True)
+    first = w.grad.asnumpy().copy()
+    w.grad[:] = 0                       # must not reach the retained node's saved gradients
+    loss.backward()
+    np.testing.assert_array_equal(w.grad.asnumpy(), first)
+    b.attach_grad("add")
+    for _ in range(2):
+        with autograd.record():
+            loss = f(w, b, x)
+        loss.backward()
+    np.testing.assert_allclose(b.grad.asnumpy(), 2 * w1_grads(w, b, x)[1], rtol=1e-4, atol=1e-5)
+
+
+def test_no_buffer_is_shared_between_variables_or_with_an_input():
+    """d/dw sum(x*w) is x itself, and d/da = d/db for sum((a+b)**2): neither may become a .grad
+    buffer that aliases an input or another variable's gradient."""
+    f = jg.compile(lambda a, b, w, x: nd.sum((a + b) ** 2) + nd.sum(x * w))
+    a, b, w, x = (nd.array(np.arange(4.0) + i) for i in range(4))
+    for v in (a, b, w):
+        v.attach_grad()
+    for _ in range(3):
+        with autograd.record():
+            loss = f(a, b, w, x)
+        loss.backward()
+    np.testing.assert_array_equal(w.grad.asnumpy(), x.asnumpy())
+    np.testing.assert_array_equal(a.grad.asnumpy(), b.grad.asnumpy())
+    a.grad[:] = -1
+    w.grad[:] = -1
+    np.testing.assert_array_equal(b.grad.asnumpy(), 2 * (a + b).asnumpy())
+    np.testing.assert_array_equal(x.asnumpy(), np.arange(4.0) + 3)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import weakref
 
 import numpy as np
 
@@ -35,13 +36,17 @@ _FREE = _free_count()
 ENABLED = os.environ.get("JITGRAD_RECYCLE", "1") != "0" and getattr(sys, "_is_gil_enabled", lambda: True)()
 
 
+_KEEPER: dict[int, weakref.ref] = {}   # id(array) -> the Recycler keeping it (see kept_by_recycler)
+
+
 class Recycler:
-    __slots__ = ("shape", "dtype", "held", "lock")
+    __slots__ = ("shape", "dtype", "held", "lock", "__weakref__")
 
     def __init__(self, shape: tuple, dtype):
         self.shape, self.dtype = tuple(shape), np.dtype(dtype)
         self.held: list[np.ndarray] = []
         self.lock = threading.Lock()
+        weakref.finalize(self, _forget, self.held)
 
     def take(self) -> np.ndarray:
         with self.lock:
@@ -51,7 +56,20 @@ class Recycler:
             a = np.empty(self.shape, self.dtype)
             if len(self.held) < KEEP:
                 self.held.append(a)
+                _KEEPER[id(a)] = weakref.ref(self)
             return a
+
+
+def _forget(held: list) -> None:
+    for a in held:
+        _KEEPER.pop(id(a), None)
+
+
+def kept_by_recycler(a: np.ndarray) -> bool:
+    """Whether a live recycler holds `a` (one reference to it that is not a user's)."""
+    ref = _KEEPER.get(id(a))
+    keeper = ref() if ref is not None else None
+    return keeper is not None and any(x is a for x in keeper.held)
 
 
 def recyclable(shape: tuple, dtype) -> bool:
