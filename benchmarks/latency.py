@@ -41,7 +41,7 @@ def child_w1(n: int) -> dict:
     vg(*args)[0].asnumpy()
     t2 = time.perf_counter()
     bigger = make_w1(n + n // 2 + 1)
-    new_args = args[:2] + [nd.array(bigger[k]) for k in ("x", "y")]
+    new_args = [nd.array(bigger[k]) for k in ("w", "b", "x", "y")]
     t3 = time.perf_counter()
     vg(*new_args)
     t4 = time.perf_counter()
