@@ -322,9 +322,18 @@ def _store(var: Variable, ct, offered=None) -> None:
 # a 'write' variable's buffer (at 1e6 float32 elements, a copy from memory costs as much as the whole
 # fused loss and gradient), the variable may take it as its buffer, if nothing else holds the old
 # one: an NDArray from `.grad`, a view or a memoryview of it would not see the swap, and each of those
-# holds a reference, so the reference count tells (besides the Variable, only the recycler that made
-# it may hold it; see codegen/buffers.py).
+# holds a reference, so the reference count tells (besides the Variable, only a registered keeper,
+# such as the recycler that made it, may hold it; see codegen/buffers.py).
 _OFFERED = threading.local()
+
+
+_KEEPERS: list = []   # functions counting the references to a buffer that their module keeps
+
+
+def register_buffer_keeper(count) -> None:
+    """`count(array) -> int`: references to `array` held by a cache of reusable buffers (such as the
+    compiled programs' recyclers) that do not make the buffer in use."""
+    _KEEPERS.append(count)
 
 
 def offer_buffers(arrays) -> None:
@@ -336,10 +345,9 @@ def offer_buffers(arrays) -> None:
 
 
 def _adopt(var: Variable, a: np.ndarray, offered: set) -> bool:
-    from .codegen.buffers import kept_by_recycler   # offered buffers come from compiled programs
     old = var.grad
     if id(a) not in offered or a.shape != old.shape or a.dtype != old.dtype or a.strides != old.strides \
-            or not a.flags.writeable or sys.getrefcount(old) != _SOLE + kept_by_recycler(old):
+            or not a.flags.writeable or sys.getrefcount(old) != _SOLE + sum(k(old) for k in _KEEPERS):
         return False
     offered.discard(id(a))    # one variable per buffer
     var.grad = a

@@ -20,6 +20,8 @@ import weakref
 
 import numpy as np
 
+from .. import autograd
+
 RECYCLE_MIN_BYTES = 1 << 20
 KEEP = 2          # a loop `g = f(x)` holds the previous result while the next call runs
 
@@ -70,6 +72,9 @@ def kept_by_recycler(a: np.ndarray) -> bool:
     ref = _KEEPER.get(id(a))
     keeper = ref() if ref is not None else None
     return keeper is not None and any(x is a for x in keeper.held)
+
+
+autograd.register_buffer_keeper(kept_by_recycler)   # a .grad buffer a recycler made is still sole
 
 
 def recyclable(shape: tuple, dtype) -> bool:
