@@ -157,7 +157,8 @@ def markdown(run: dict) -> str:
              + (f" ({env['blas']})" if env.get("blas") else "") + f", numba {env['numba']}"
              + "".join(f", {m} {env[m]}" for m in ("torch", "jax") if m in env)
              + f". {run['rounds']} interleaved rounds, samples of >= {run['sample_s'] * 1e3:g} ms"
-             + (f" each after {run['gap_s'] * 1e3:g} ms idle" if run.get("gap_s") else "") + "; "
+             + (f" each after {run['gap_s'] * 1e3:g} ms idle" if run.get("gap_s") else "")
+             + (f" and {run['warm_s'] * 1e3:g} ms of untimed calls" if run.get("warm_s") else "") + "; "
              f"copy bandwidth {run['bandwidth_Bps'] / 1e9:.1f} GB/s."]
     if env.get("env"):
         lines[0] += " Environment: " + ", ".join(f"`{k}={v}`" for k, v in sorted(env["env"].items())) + "."
