@@ -211,7 +211,8 @@ def _roots(heads, head_grads) -> list:
 
 def _head_grad(head: NDArray, hg) -> NDArray:
     if hg is None:
-        return fresh(np.ones_like(head._data))
+        data = head._data
+        return fresh(np.ones(data.shape, data.dtype))   # np.ones_like costs 2 us more per call
     if not isinstance(hg, NDArray):
         raise TypeError(f"backward: head gradient must be an NDArray, got {type(hg).__name__}")
     if hg.shape != head.shape and not hg.size == head.size == 1:  # (1,) and () both mean "a scalar"

@@ -123,6 +123,10 @@ def _recomputable(prim) -> bool:
     return prim.kind in RECOMPUTED_KINDS or prim.name in RECOMPUTED_OPS
 
 
+# Below this size copying a gradient into .grad costs less than checking it can be adopted instead.
+ADOPT_MIN_BYTES = 1 << 16
+
+
 class CompiledBackward:
     """The backward of one compiled call, run by the autograd engine like a custom Function's."""
 
@@ -148,9 +152,10 @@ class CompiledBackward:
             (ct,) = cts
             grads = [g.copy() for g in self.residuals] if self.retained else self.residuals
             self.retained = True    # a second backward (retain_graph) gets arrays of its own
-            if (ct == 1).all():
+            if ct.size == 1 and ct.item() == 1 or (ct == 1).all():
                 if grads is self.residuals:   # first use: a freed graph needs them no more
-                    autograd.offer_buffers([g for g, f in zip(grads, self.fresh) if f])
+                    autograd.offer_buffers([g for g, f in zip(grads, self.fresh)
+                                            if f and g.nbytes >= ADOPT_MIN_BYTES])
                 return [NDArray(g) for g in grads]
             return [NDArray(np.multiply(g, ct.reshape(()), dtype=g.dtype)) for g in grads]
         arrays = self.residuals + cts

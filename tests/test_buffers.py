@@ -6,6 +6,7 @@ import pytest
 import jitgrad as jg
 from jitgrad import autograd, nd
 from jitgrad.codegen import buffers
+from jitgrad.tape import ADOPT_MIN_BYTES
 
 from test_threads import in_threads
 
@@ -158,7 +159,8 @@ def test_gradients_are_taken_over_when_nothing_holds_the_buffers(w1_case):
         np.testing.assert_allclose(w.grad.asnumpy(), gw, rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(b.grad.asnumpy(), gb, rtol=1e-4, atol=1e-5)
         pointers.add(grad_pointer(w))
-    assert len(pointers) > 1     # the buffer changed: adopted, not copied
+    adopted = n * 4 >= ADOPT_MIN_BYTES   # smaller gradients are copied: cheaper than the checks
+    assert (len(pointers) > 1) == adopted
 
 
 @pytest.mark.parametrize("hold", ["grad", "numpy view", "slice"])
