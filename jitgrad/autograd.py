@@ -6,6 +6,7 @@ gradients are graph values themselves and can be differentiated again.
 """
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 from collections.abc import Sequence
@@ -130,15 +131,11 @@ def backward(heads: NDArray | Sequence[NDArray],
     wanted = {e for e in order if isinstance(e, Variable) and e.req != "null"}
     if not wanted:
         raise AutogradError(NOTHING_TO_DIFFERENTIATE)
-    previous = getattr(_OFFERED, "ids", None)
-    _OFFERED.ids = None if retain_graph else set()
-    try:
+    with _offering(None if retain_graph else set()) as offered:
         cts = _run(roots, order, wanted, create_graph=False, train_mode=train_mode)
         for var in order:
             if isinstance(var, Variable) and var.req != "null":
-                _store(var, cts.get(var), _OFFERED.ids)
-    finally:
-        _OFFERED.ids = previous
+                _store(var, cts.get(var), offered)
     if not retain_graph:
         _free(order)
 
@@ -178,7 +175,8 @@ def gradients(roots, inputs, create_graph: bool, train_mode: bool) -> tuple[list
     entries). The walk stops at the inputs, which may be variables or recorded results."""
     wanted = {x._entry for x in inputs}
     order = _toposort([entry for entry, _, _ in roots], stop=wanted)
-    found = _run(roots, order, wanted, create_graph=create_graph, train_mode=train_mode)
+    with _offering(None):     # the gradients go to the caller: nothing may be adopted
+        found = _run(roots, order, wanted, create_graph=create_graph, train_mode=train_mode)
     grads = []
     for x in inputs:
         slot = found.get(x._entry)
@@ -341,8 +339,19 @@ def offer_buffers(arrays) -> None:
     """Let the running backward make these arrays gradient buffers (see above); for a node's backward
     that will never read them again once the graph is freed."""
     ids = getattr(_OFFERED, "ids", None)
-    if ids is not None:       # None: no backward is running, or it retains the graph
+    if ids is not None and _EXACT_REFCOUNTS:   # None: no backward runs, or it retains the graph
         ids.update(id(a) for a in arrays)
+
+
+@contextlib.contextmanager
+def _offering(ids: set | None):
+    """Collect the buffers offered while a backward runs into `ids` (None: accept none)."""
+    previous = getattr(_OFFERED, "ids", None)
+    _OFFERED.ids = ids
+    try:
+        yield ids
+    finally:
+        _OFFERED.ids = previous
 
 
 def _adopt(var: Variable, a: np.ndarray, offered: set) -> bool:
@@ -363,6 +372,7 @@ def _sole_count() -> int:
 
 
 _SOLE = _sole_count()
+_EXACT_REFCOUNTS = getattr(sys, "_is_gil_enabled", lambda: True)()   # not so on free-threaded Python
 
 
 def _free(order) -> None:
