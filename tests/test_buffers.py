@@ -108,6 +108,23 @@ def test_recorded_gradients_survive_the_next_step():
     assert not np.array_equal(seen[0], seen[1])
 
 
+def test_recyclers_keep_no_more_than_the_budget(monkeypatch):
+    """Many large shapes: the least recently used recyclers let go, and results stay right."""
+    monkeypatch.setattr(buffers, "BUDGET_BYTES", 3 * buffers.RECYCLE_MIN_BYTES)
+    f = jg.value_and_grad(loss)
+    r = np.random.default_rng(3)
+    for extra in range(6):
+        n = N + 1024 * extra      # a new signature each time, every gradient >= 1 MiB
+        w, x = (nd.array(r.standard_normal(n, np.float32)) for _ in range(2))
+        for _ in range(3):
+            _, g = f(w, x)
+            np.testing.assert_allclose(g.asnumpy(), expected(w.asnumpy(), x.asnumpy()),
+                                       rtol=1e-4, atol=1e-5)
+        assert buffers.kept_bytes() <= buffers.BUDGET_BYTES + 2 * (n * 4)
+    del g
+    assert buffers.kept_bytes() <= buffers.BUDGET_BYTES + 2 * (n * 4)
+
+
 def test_only_large_arrays_are_recycled():
     assert buffers.recyclable((N,), np.float32) == buffers.ENABLED
     assert not buffers.recyclable((N - 1,), np.float32)
