@@ -339,3 +339,26 @@ def test_repeated_cached_calls_read_the_current_arguments():
     vg.clear_cache()
     vg(x, y, 2.0)
     assert vg.cache_info()["traces"] == 1
+
+
+def test_repeated_recorded_calls_put_the_right_node_on_the_tape():
+    """The direct call under record(): each step's gradients, and a second order through it."""
+    f = jg.compile(lambda w, x: nd.sum(nd.tanh(x * w) ** 2))
+    r = np.random.default_rng(1)
+    w = nd.array(r.standard_normal(6), dtype=np.float64)
+    w.attach_grad()
+    for _ in range(5):
+        x = nd.array(r.standard_normal(6), dtype=np.float64)
+        with autograd.record():
+            loss = f(w, x)
+        loss.backward()
+        t = np.tanh(x.asnumpy() * w.asnumpy())
+        np.testing.assert_allclose(w.grad.asnumpy(), 2 * t * (1 - t * t) * x.asnumpy(), rtol=1e-12)
+    assert f.cache_info()["hits"] == 4
+    with autograd.record():
+        (g,) = autograd.grad(f(w, x), [w], create_graph=True)
+        total = nd.sum(g)
+    total.backward()
+    xs, ws = x.asnumpy(), w.asnumpy()
+    t = np.tanh(xs * ws)
+    np.testing.assert_allclose(w.grad.asnumpy(), 2 * xs * xs * (1 - t * t) * (1 - 3 * t * t), rtol=1e-10)
