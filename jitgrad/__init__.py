@@ -6,7 +6,8 @@ from . import autograd, errors, nd
 from .ndarray import Context, NDArray, cpu
 from .nd import random
 from .cache import cache_dir
-from .jit import compile, explain, grad, value_and_grad  # noqa: A004  (jitgrad.compile is public)
+from .explain import explain
+from .jit import compile, grad, value_and_grad  # noqa: A004  (jitgrad.compile is public)
 from . import init, optim
 from .logs import configure_from_environment as _configure_logging
 

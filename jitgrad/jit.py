@@ -24,10 +24,11 @@ from typing import Any, overload
 
 import numpy as np
 
-from . import autograd, check as checking, tape
+from . import autograd, check as checking, direct, tape
+from .direct import MISS   # what _cached (and a direct call) return when the call must be traced
 from .errors import DTypeError
 from .ir import Variable, live
-from .ir.graph import Graph, interpret, name as value_name
+from .ir.graph import Graph, interpret
 from .ndarray import NDArray, fresh
 from .state import STATE
 from .trace import Tracer, tracing
@@ -38,7 +39,6 @@ log = logging.getLogger("jitgrad")
 
 SCALARS = (numbers.Number, np.number, np.bool_)
 MAX_SIGNATURES = 256  # default bound of the in-memory cache per function; JITGRAD_MAX_SIGNATURES overrides
-MISS = object()  # what _cached returns when the call must be traced
 
 
 class CompiledFunction:
@@ -111,31 +111,11 @@ class CompiledFunction:
         return result
 
     def _offer_fast(self, key, seg, args) -> None:
-        """A signature whose one segment is compiled and has no guard gets a direct call: argument data
-        -> launcher -> the result structure (plus, under record(), the tape node), skipping the tree
-        walk (about 3 us of a 10 us cached call at 16 elements)."""
-        program, leaf = seg.program, seg.leaf
-        if getattr(program, "ran", False) is not True or seg.guard is not None or seg.externals \
-                or leaf is None:
-            return
-        extra = leaf.extra if leaf.extra is not None and leaf.extra.boundary else None
-        if extra is not None and (any(kind != "arg" for kind, _ in extra.boundary)
-                                  or extra.unit_grad_keys is None and extra.program is None):
-            return
+        """Give a signature whose one segment is compiled and has no guard a direct call (direct.py)."""
         positions = [i for i, a in enumerate(args) if i not in self.static_argnums and isinstance(a, NDArray)]
-        env: dict = {k: ("arg", positions[k]) for k in range(len(positions))}
-        env.update((k, ("const", d)) for k, d in seg.consts)
-        env.update((k, ("out", i)) for i, k in enumerate(seg.out_keys))
-        env.update((k, ("const", d)) for k, d in leaf.literals.items())
-        keys = [] if extra is None else extra.unit_grad_keys or extra.residual_keys
-        if any(k not in env for k in [*seg.in_keys, *leaf.result_keys, *keys]):
-            return
-        tape_node = None
-        if extra is not None:
-            fresh = seg.fresh_keys() if extra.unit_grad_keys else set()
-            tape_node = (extra, [env[k] for k in keys], [k in fresh for k in keys], positions)
-        self._fast[key] = _direct_call(program.launch, [env[k] for k in seg.in_keys],
-                                       [env[k] for k in leaf.result_keys], leaf.rebuild, self, tape_node)
+        call = direct.direct_call(seg, positions, self)
+        if call is not None:
+            self._fast[key] = call
 
     def cache_info(self) -> dict[str, int]:
         """Counts: hits, misses (new signatures), traces, compiles, guard failures, cached paths and
@@ -330,39 +310,12 @@ class CompiledFunction:
         outs = [NDArray(literals[k] if k in literals else env[k]) for k in leaf.result_keys]
         extra = leaf.extra
         if extra is not None and extra.boundary:
-            diff = extra.inputs_of(arrays)
-            if any(live(x._entry) is None for x in diff):
-                raise GuardMiss(None)  # an input left the graph since the trace: trace again
             keys = extra.unit_grad_keys or extra.residual_keys
             fresh = seg.fresh_keys() if extra.unit_grad_keys else ()
-            tape.attach(outs, diff, extra, [env[k] for k in keys], self, (args, kwargs),
-                        [k in fresh for k in keys])
+            if not tape.attach_call(outs, extra, arrays, [env[k] for k in keys], self, (args, kwargs),
+                                    [k in fresh for k in keys]):
+                raise GuardMiss(None)  # an input left the graph since the trace: trace again
         return leaf.rebuild(outs)
-
-
-def _direct_call(launch, sources, picks, rebuild, owner, tape_node):
-    """The cached call of a one-segment signature (see CompiledFunction._offer_fast). Each source or
-    pick is ("arg", position), ("out", program output) or ("const", data); `tape_node` is None or
-    (BackwardInfo, residual picks, their freshness, the positions of the array arguments)."""
-    take = [(kind == "arg", where) for kind, where in sources]
-    stats = owner._stats
-
-    def value(kind, where, args, outs):
-        return outs[where] if kind == "out" else args[where]._data if kind == "arg" else where
-
-    def call(args):
-        outs = launch(*[args[w]._data if is_arg else w for is_arg, w in take])
-        results = [NDArray(value(kind, w, args, outs)) for kind, w in picks]
-        if tape_node is not None:
-            extra, residual_picks, fresh, positions = tape_node
-            diff = extra.inputs_of([args[p] for p in positions])
-            if any(live(x._entry) is None for x in diff):
-                return MISS   # an input left the graph since the trace: the slow path retraces
-            tape.attach(results, diff, extra, [value(kind, w, args, outs) for kind, w in residual_picks],
-                        owner, (args, {}), fresh)
-        stats["hits"] += 1
-        return rebuild(results)
-    return call
 
 
 def _graph_role(a: NDArray):
@@ -559,50 +512,3 @@ def trace_graph(fn, *args, **kwargs) -> Graph:
     tracer, _, outputs, _, _ = compiled._collect(args, kwargs)
     tracer.graph.outputs = outputs
     return tracer.graph
-
-
-def explain(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> str:
-    """The traces of `fn` for these arguments: IR per segment, guards, fusion steps, kernel sources.
-    Runs one call (tracing it if this signature is new)."""
-    compiled = _compiled(fn)
-    compiled(*args, **kwargs)
-    root = compiled._roots.get(compiled._signature(args, kwargs))
-    if root == "eager":
-        return f"{compiled.__name__}: runs eagerly for this signature (it cannot be replayed)\n"
-    lines = [f"{compiled.__name__}: {compiled.cache_info()}"]
-    _explain_segment(root, lines, depth=0, label="entry")
-    return "\n".join(lines) + "\n"
-
-
-def _explain_program(program, lines: list, pad: str) -> None:
-    """The fusion steps and the generated source of each kernel of a compiled program."""
-    if not hasattr(program, "describe"):
-        return
-    lines += [pad + line for line in program.describe().splitlines()]
-    for name, source, _ in program.kernels:
-        lines.append(f"{pad}-- source of {name}")
-        lines += [pad + "    " + line for line in source.splitlines()]
-    lines.append(f"{pad}-- launcher (runs the steps)")
-    lines += [pad + "    " + line for line in program.launch_source.splitlines()]
-
-
-def _explain_segment(seg, lines: list, depth: int, label: str) -> None:
-    pad = "    " * depth
-    state = "compiled" if seg.program is not None else "interpreted (not hot yet)"
-    lines.append(f"{pad}-- segment [{label}]: {len(seg.graph.eqns)} ops, {seg.runs} runs, {state}")
-    lines += [pad + line for line in str(seg.graph).splitlines()]
-    _explain_program(seg.program, lines, pad)
-    if seg.guard is not None:
-        lines.append(f"{pad}guard: {seg.guard.value!r} must equal {seg.guard.expected.tolist()}")
-    extra = seg.leaf.extra if seg.leaf is not None else None
-    if extra is not None and extra.unit_grad_keys is not None:
-        lines.append(f"{pad}-- backward: the gradients at cotangent 1 above ("
-                     f"{', '.join(value_name(k) for k in extra.unit_grad_keys)}), scaled by the cotangent")
-    elif extra is not None and extra.graph is not None:
-        lines.append(f"{pad}-- backward ({len(extra.graph.eqns)} ops)")
-        lines += [pad + line for line in str(extra.graph).splitlines()]
-        _explain_program(extra.program, lines, pad)
-    for key, child in seg.children.items():
-        shape, dtype, raw = key
-        seen = np.frombuffer(raw, dtype=dtype).reshape(shape).tolist()
-        _explain_segment(child, lines, depth + 1, f"guard saw {seen}")

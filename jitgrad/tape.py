@@ -163,6 +163,16 @@ class CompiledBackward:
         return [NDArray(a) for a in program(arrays)]
 
 
+def attach_call(outs, info: BackwardInfo, arrays, residuals, owner, call, fresh) -> bool:
+    """Put the node of a cached compiled call on the tape (`arrays`: its array arguments in signature
+    order); False, attaching nothing, when a differentiated input left the graph since the trace."""
+    diff = info.inputs_of(arrays)
+    if any(live(x._entry) is None for x in diff):
+        return False
+    attach(outs, diff, info, residuals, owner, call, fresh)
+    return True
+
+
 def attach(outs, diff, info: BackwardInfo, residuals, owner, call, fresh=()) -> None:
     """Put one node on the tape for a compiled call: outputs `outs`, differentiated inputs `diff`;
     `fresh` marks the residuals the forward program allocated for this call alone."""
