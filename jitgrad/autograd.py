@@ -339,7 +339,7 @@ def offer_buffers(arrays) -> None:
     """Let the running backward make these arrays gradient buffers (see above); for a node's backward
     that will never read them again once the graph is freed."""
     ids = getattr(_OFFERED, "ids", None)
-    if ids is not None and _EXACT_REFCOUNTS:   # None: no backward runs, or it retains the graph
+    if ids is not None and EXACT_REFCOUNTS:   # None: no backward runs, or it retains the graph
         ids.update(id(a) for a in arrays)
 
 
@@ -372,7 +372,7 @@ def _sole_count() -> int:
 
 
 _SOLE = _sole_count()
-_EXACT_REFCOUNTS = getattr(sys, "_is_gil_enabled", lambda: True)()   # not so on free-threaded Python
+EXACT_REFCOUNTS = getattr(sys, "_is_gil_enabled", lambda: True)()   # not so on free-threaded Python
 
 
 def _free(order) -> None:

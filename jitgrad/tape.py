@@ -152,7 +152,7 @@ class CompiledBackward:
             (ct,) = cts
             grads = [g.copy() for g in self.residuals] if self.retained else self.residuals
             self.retained = True    # a second backward (retain_graph) gets arrays of its own
-            if ct.size == 1 and ct.item() == 1 or (ct == 1).all():
+            if ct.item() == 1:            # one element: unit_cotangent admits no other
                 if grads is self.residuals:   # first use: a freed graph needs them no more
                     autograd.offer_buffers([g for g, f in zip(grads, self.fresh)
                                             if f and g.nbytes >= ADOPT_MIN_BYTES])

@@ -236,15 +236,19 @@ def test_table_covers_the_primitives():
         assert f32.__doc__ is None or isinstance(f32.__doc__, str)
 
 
-def test_vectorizes():
-    """The point of the module: a loop calling exp_f32 compiles to SIMD code (ymm: AVX2, zmm: AVX-512)."""
-    exp = vm.exp_f32
-
+def compiled_loop(fn):
+    """`out[i] = fn(x[i])` over float32 arrays, compiled (by one call), to inspect its code."""
     @numba.njit(error_model="numpy")
     def loop(x, out):
         for i in range(x.size):
-            out[i] = exp(x[i])
+            out[i] = fn(x[i])
     x = np.ones(64, np.float32)
     loop(x, np.empty_like(x))
+    return loop
+
+
+def test_vectorizes():
+    """The point of the module: a loop calling exp_f32 compiles to SIMD code (ymm: AVX2, zmm: AVX-512)."""
+    loop = compiled_loop(vm.exp_f32)
     asm = loop.inspect_asm(loop.signatures[0])
     assert "ymm" in asm or "zmm" in asm, "exp_f32 did not vectorize"

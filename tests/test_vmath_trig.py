@@ -16,6 +16,8 @@ import pytest
 from jitgrad.codegen import vmath as vm
 from jitgrad.codegen.vmath import trig
 
+from test_vmath import compiled_loop
+
 NAMES = ["sin", "cos", "tan"]
 LIMIT = float(trig.FAST_LIMIT_F32)
 
@@ -125,14 +127,7 @@ def test_special_values(name):
 def test_vectorized_loop_calls_the_vector_version():
     """The point of the tail call: a loop calling sin_f32 vectorizes with one call of a vector version per
     vector, not with Payne-Hanek (table gathers) on every lane."""
-    sin = vm.sin_f32
-
-    @numba.njit(error_model="numpy")
-    def loop(x, out):
-        for i in range(x.size):
-            out[i] = sin(x[i])
-    x = np.ones(64, np.float32)
-    loop(x, np.empty_like(x))
+    loop = compiled_loop(vm.sin_f32)
     llvm_ir = loop.inspect_llvm(loop.signatures[0])
     body = llvm_ir.split("vector.body", 1)[1].split("middle.block", 1)[0]
     assert re.search(r"call <(8|16) x float> @jitgrad_vmath_sin_tail_f32_\w+_N(8|16)\(", body), \

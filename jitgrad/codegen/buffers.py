@@ -37,7 +37,7 @@ def _free_count() -> int:
 
 
 _FREE = _free_count()
-ENABLED = os.environ.get("JITGRAD_RECYCLE", "1") != "0" and getattr(sys, "_is_gil_enabled", lambda: True)()
+ENABLED = os.environ.get("JITGRAD_RECYCLE", "1") != "0" and autograd.EXACT_REFCOUNTS
 
 
 _KEEPER: dict[int, weakref.ref] = {}   # id(array) -> the Recycler keeping it (see kept_by_recycler)

@@ -115,12 +115,11 @@ class Program:
             else:
                 self.steps.append(FallbackStep(step, name))
         self.literals = {i: np.asarray(d) for i, d in self.graph.literals.items()}
-        self.recyclers = {index: Recycler(shape, dtype) for s in self.steps if isinstance(s, KernelStep)
-                          for role, index, shape, dtype, _ in s.args
-                          if role != "input" and recyclable(shape, dtype)}
+        allocated = {index: (shape, dtype) for s in self.steps if isinstance(s, KernelStep)
+                     for role, index, shape, dtype, _ in s.args if role != "input"}   # by the launcher
+        self.recyclers = {index: Recycler(shape, dtype) for index, (shape, dtype) in allocated.items()
+                          if recyclable(shape, dtype)}
         self.launch, self.launch_source = launcher(self)
-        allocated = {index for s in self.steps if isinstance(s, KernelStep)
-                     for role, index, *_ in s.args if role != "input"}
         keys = [v.index for v in self.graph.outputs]
         # output positions whose array the launcher allocates afresh on each call, returned once
         self.fresh_outputs = frozenset(i for i, k in enumerate(keys) if k in allocated and keys.count(k) == 1)
