@@ -68,6 +68,13 @@ class RenderedKernel:
     args: list
 
 
+def nested_loops(array: str, dims) -> tuple[list[str], str, str]:
+    """Source of loops `for z<d> in range(array.shape[d])`, nested, one per d in `dims`: the lines,
+    the index ("z1, z2") and the indent of the innermost body."""
+    loops = ["    " * i + f"for z{d} in range({array}.shape[{d}]):" for i, d in enumerate(dims)]
+    return loops, ", ".join(f"z{d}" for d in dims), "    " * len(dims)
+
+
 class KernelRenderer:
     def __init__(self, kernel: Kernel | RowKernel, graph: Graph, kname: str, graph_name: str):
         self.k, self.graph, self.kname, self.graph_name = kernel, graph, kname, graph_name
@@ -172,11 +179,11 @@ class KernelRenderer:
         return lines
 
     # ---- the module --------------------------------------------------------------------------
-    def accumulator_shape(self, r) -> str:
+    def accumulator_dims(self, r) -> list[str]:
+        """The per-chunk accumulator's shape, as source: chunks first."""
         if self.flat:
-            return "(chunks0, 1)"
-        dims = ["chunks0"] + ["1" if d in r.attrs["axes"] else f"n{d}" for d in range(self.ndim)]
-        return f"({', '.join(dims)})"
+            return ["chunks0", "1"]
+        return ["chunks0"] + ["1" if d in r.attrs["axes"] else f"n{d}" for d in range(self.ndim)]
 
     def combine_accumulators(self, pairs) -> list[str]:
         """Fold the per-chunk rows of each accumulator into its output (flat, in C order). Loops,
@@ -184,15 +191,11 @@ class KernelRenderer:
         body = []
         for r, out in pairs:
             acc = f"acc_{self.local(r.out)}"
-            dims = self.accumulator_shape(r).count(",")        # the dimensions after the chunks
-            index = ", ".join(f"z{d}" for d in range(1, dims + 1))
+            loops, index, pad = nested_loops(acc, range(1, len(self.accumulator_dims(r))))
             combine = REDUCERS[r.prim.name][1].format("t0", f"{acc}[c1, {index}]")
-            body.append("j0 = 0")
-            for d in range(1, dims + 1):
-                body.append("    " * (d - 1) + f"for z{d} in range({acc}.shape[{d}]):")
-            pad = "    " * dims
-            body += [f"{pad}t0 = {acc}[0, {index}]", f"{pad}for c1 in range(1, {acc}.shape[0]):",
-                     f"{pad}    t0 = {combine}", f"{pad}{out}[j0] = t0", f"{pad}j0 += 1"]
+            body += ["j0 = 0", *loops, f"{pad}t0 = {acc}[0, {index}]",
+                     f"{pad}for c1 in range(1, {acc}.shape[0]):", f"{pad}    t0 = {combine}",
+                     f"{pad}{out}[j0] = t0", f"{pad}j0 += 1"]
         return body
 
     def accumulators(self, reductions) -> list[str]:
@@ -201,12 +204,10 @@ class KernelRenderer:
         made the first kernel compile of a process about 0.25 s slower."""
         lines = []
         for r in reductions:
-            acc, shape = f"acc_{self.local(r.out)}", self.accumulator_shape(r)
-            lines.append(f"{acc} = np.empty({shape}, np.{accumulator_dtype(r.inputs[0].dtype).name})")
-            dims = shape.count(",") + (0 if shape.endswith(",)") else 1)
-            for d in range(dims):
-                lines.append("    " * d + f"for z{d} in range({acc}.shape[{d}]):")
-            lines.append("    " * dims + f"{acc}[{', '.join(f'z{d}' for d in range(dims))}] = {identity(r)}")
+            acc, dims = f"acc_{self.local(r.out)}", self.accumulator_dims(r)
+            loops, index, pad = nested_loops(acc, range(len(dims)))
+            lines += [f"{acc} = np.empty(({', '.join(dims)}), np.{accumulator_dtype(r.inputs[0].dtype).name})",
+                      *loops, f"{pad}{acc}[{index}] = {identity(r)}"]
         return lines
 
     def render(self) -> RenderedKernel:

@@ -116,11 +116,10 @@ class RowRenderer(KernelRenderer):
         return [r for r in self.k.reductions   # each is an output: nothing in the group can read it
                 if r.out.index in self.late and r.out.index in self.output_keys]
 
-    def accumulator_shape(self, r) -> str:
+    def accumulator_dims(self, r) -> list[str]:
         shape = r.inputs[0].shape
-        dims = ["chunks0"] + ["1" if d in r.attrs["axes"] or shape[d] == 1 else f"n{d}"
+        return ["chunks0"] + ["1" if d in r.attrs["axes"] or shape[d] == 1 else f"n{d}"
                               for d in range(len(shape))]
-        return f"({', '.join(dims)})"
 
     def render(self):
         ins = [f"in_{self.local(v)}" for v in self.scalars + self.arrays]
