@@ -61,25 +61,25 @@ class Recycler:
         weakref.finalize(self, _forget, self.held, self.nbytes, id(self))
 
     def take(self) -> np.ndarray:
-        kept = None
+        added = 0
         with self.lock:
             for a in self.held:
                 if sys.getrefcount(a) == _FREE:
                     break
             else:
-                a = kept = np.empty(self.shape, self.dtype)
+                a = np.empty(self.shape, self.dtype)
                 if len(self.held) < KEEP:
                     self.held.append(a)
                     _KEEPER[id(a)] = weakref.ref(self)
-                else:
-                    kept = None
-        _used(self, self.nbytes if kept is not None else 0)
+                    added = self.nbytes
+        _used(self, added)
         return a
 
     def release(self) -> None:
         """Stop keeping any array (those in use stay alive through their users' references)."""
         with self.lock:
-            held, self.held[:] = list(self.held), []
+            held = list(self.held)
+            self.held.clear()     # the finalizer keeps this list: it must stay the same object
         _forget(held, self.nbytes, id(self))
 
 
@@ -87,8 +87,11 @@ def _used(recycler: Recycler, added: int) -> None:
     """Mark `recycler` recently used, count `added` kept bytes, and trim to the budget."""
     victims = []
     with _BUDGET:
-        _RECENT[id(recycler)] = weakref.ref(recycler)
-        _RECENT.move_to_end(id(recycler))
+        key = id(recycler)
+        if key in _RECENT:
+            _RECENT.move_to_end(key)
+        else:
+            _RECENT[key] = weakref.ref(recycler)
         _KEPT[0] += added
         over = _KEPT[0] - BUDGET_BYTES
         for ref in list(_RECENT.values()):
