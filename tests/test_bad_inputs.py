@@ -383,9 +383,8 @@ def test_generated_index_arithmetic_is_64_bit():
     (total,) = program([np.broadcast_to(np.float64(1.0), (n,))])
     assert total.tolist() == [float(np.float64(2.0 * n))]
     (step,) = [st for st in program.steps if hasattr(st, "compiled")]
-    compiled = step.compiled.parallel if step.parallel else step.compiled.serial
-    (signature,) = compiled.signatures
-    assert [str(t) for t in signature[:2]] == ["int64", "int64"]  # chunks0, n0: 64-bit sizes
+    ((parallel, types),) = step.compiled.entries
+    assert parallel == step.parallel and types[:2] == ("int64", "int64")  # chunks0, n0: 64-bit sizes
     assert math.prod(step.rendered.sizes) == n
 
 

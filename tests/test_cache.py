@@ -17,7 +17,7 @@ import pytest
 
 import jitgrad as jg
 from jitgrad import cache, nd
-from jitgrad.codegen import compile as jcompile, diskcache
+from jitgrad.codegen import compile as jcompile, diskcache, numbacache
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,9 +43,11 @@ def expected(n=7):
     return [float(np.sum(np.sinh(x * w) * 0.4375 - x))], [float(np.sum(np.cosh(x * w) * x * 0.4375))]
 
 
-def run_program(cache_dir, *args, wait=True):
+def run_program(cache_dir, *args, wait=True, **variables):
+    """`variables`: more environment variables, e.g. JITGRAD_NATIVE="0" (Numba's cache for serial
+    kernels too)."""
     env = dict(os.environ, JITGRAD_CACHE_DIR=str(cache_dir), JITGRAD_LOG="1",
-               PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+               PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]), **variables)
     proc = subprocess.Popen([sys.executable, "-c", PROGRAM, *map(str, args)], env=env, cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     return finish(proc, *args) if wait else proc
@@ -66,6 +68,16 @@ def warm_cache(tmp_path_factory):
     """A cache directory filled by one process, and that process's report and log."""
     path = tmp_path_factory.mktemp("warm")
     report, err = run_program(path)
+    return path, report, err
+
+
+NUMBA_CACHE = {"JITGRAD_NATIVE": "0"}   # serial kernels in Numba's disk cache, not as machine code
+
+
+@pytest.fixture(scope="module")
+def warm_numba_cache(tmp_path_factory):
+    path = tmp_path_factory.mktemp("warm_numba")
+    report, err = run_program(path, **NUMBA_CACHE)
     return path, report, err
 
 
@@ -191,9 +203,12 @@ def test_a_new_size_in_a_second_process_loads_too(warm_cache, tmp_path):
 
 
 @pytest.mark.parametrize("damage", ["truncate", "garble"])
-@pytest.mark.parametrize("pattern", ["k_*.py", "__pycache__/*.nbi", "__pycache__/*.nbc"])
-def test_a_damaged_cache_file_is_detected_with_a_warning(warm_cache, tmp_path, pattern, damage):
-    path = copy_of(warm_cache, tmp_path)
+@pytest.mark.parametrize("pattern", ["k_*.py", "k_*.native", "__pycache__/*.nbi", "__pycache__/*.nbc"])
+def test_a_damaged_cache_file_is_detected_with_a_warning(warm_cache, warm_numba_cache, tmp_path, pattern,
+                                                         damage):
+    in_numba = pattern.startswith("__pycache__")   # Numba's own files: serial kernels kept there
+    variables = NUMBA_CACHE if in_numba else {}
+    path = copy_of(warm_numba_cache if in_numba else warm_cache, tmp_path)
     victim = cache_files(path, pattern)[0]
     data = bytearray(Path(victim).read_bytes())
     if damage == "truncate":
@@ -201,16 +216,28 @@ def test_a_damaged_cache_file_is_detected_with_a_warning(warm_cache, tmp_path, p
     else:
         data[len(data) // 2] ^= 0x5A
     Path(victim).write_bytes(bytes(data))
-    report, err = run_program(path)          # the results are checked: never a wrong kernel
+    report, err = run_program(path, **variables)   # the results are checked: never a wrong kernel
     assert "CacheWarning" in err and os.path.basename(victim) in err
     if pattern != "k_*.py":                  # a rewritten source is identical, so its code still loads
         assert report["numba_compiles"] >= 1
-    again, err = run_program(path)           # repaired: the next process loads
+    again, err = run_program(path, **variables)    # repaired: the next process loads
     assert again["numba_compiles"] == 0 and "CacheWarning" not in err
 
 
+def test_a_second_process_loads_machine_code_without_numba(warm_cache, tmp_path):
+    program = PROGRAM.replace("print(json.dumps({", "print(json.dumps({'numba': 'numba' in sys.modules, ")
+    env = dict(os.environ, JITGRAD_CACHE_DIR=str(copy_of(warm_cache, tmp_path)), JITGRAD_LOG="1",
+               PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    out = subprocess.run([sys.executable, "-c", program], env=env, cwd=ROOT, capture_output=True,
+                         text=True, timeout=300, check=True)
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report["numba"] is False and report["numba_compiles"] == 0 and report["disk_loads"] >= 1
+    assert (report["value"], report["grad"]) == (warm_cache[1]["value"], warm_cache[1]["grad"])
+    assert "machine code from the disk cache" in out.stderr
+
+
 def test_a_file_another_process_reused_for_another_signature_is_not_loaded(tmp_path):
-    index = diskcache.CheckedIndexDataCacheFile(str(tmp_path), "k_x.kernel_serial-1.py311", "stamp")
+    index = numbacache.CheckedIndexDataCacheFile(str(tmp_path), "k_x.kernel_serial-1.py311", "stamp")
     index.save("key A", "code for A")
     assert index.load("key A") == "code for A"
     index._save_data(index._load_index()["key A"], ("key B", "code for B"))  # B's writer won the race
@@ -265,6 +292,7 @@ def test_the_cause_of_a_build_names_what_changed(caplog):
 
 def test_a_failed_save_warns_and_the_compiled_kernel_still_runs(tmp_path, monkeypatch):
     monkeypatch.setenv("JITGRAD_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("JITGRAD_NATIVE", "0")     # the serial variant in Numba's cache
     kernel = jcompile.load(tiny_kernel("failed save"))
     # the cache's __pycache__ replaced by a regular file after the kernel was set up: saving fails
     pycache = Path(kernel.serial._cache.cache_path)
@@ -272,3 +300,62 @@ def test_a_failed_save_warns_and_the_compiled_kernel_still_runs(tmp_path, monkey
     pycache.write_text("")
     with pytest.warns(diskcache.CacheWarning, match="cannot save"):
         assert kernel.serial(1, 2) == 3
+
+
+def test_a_failed_save_of_machine_code_warns_and_the_kernel_still_runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("JITGRAD_CACHE_DIR", str(tmp_path))
+    kernel = jcompile.load(tiny_kernel("failed native save"))
+    types = (jcompile.SIZE, jcompile.SIZE)
+    def full_disk(path, data):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(diskcache, "write_atomic", full_disk)
+    with pytest.warns(diskcache.CacheWarning, match="cannot save machine code"):
+        assert kernel.entry(False, types)(1, 2) == 3
+
+
+def test_machine_code_stored_for_other_types_is_not_loaded(tmp_path, monkeypatch):
+    monkeypatch.setenv("JITGRAD_CACHE_DIR", str(tmp_path))
+    kernel = jcompile.load(tiny_kernel("other types"))
+    ints = (jcompile.SIZE, jcompile.SIZE)
+    floats = (jcompile.SIZE, jcompile.array_type("float64", 1, True, True))
+    kernel.entry(False, ints)
+    shutil.copy(kernel.native_path(ints), kernel.native_path(floats))   # as if two names collided
+    kernel.entries.clear()
+    with pytest.warns(diskcache.CacheWarning, match="written for other argument types"):
+        assert kernel._load_native(floats) is None
+    assert not os.path.exists(kernel.native_path(floats))
+
+
+MIXED = """
+import json, sys
+import numpy as np
+import jitgrad as jg
+from jitgrad import nd
+from jitgrad.codegen.compile import STATS
+vg = jg.value_and_grad(lambda w, x: nd.sum(nd.sinh(x * w) * 0.4375 - x), argnums=0)
+x = nd.array(np.linspace(-0.5, 1.5, 7)); w = nd.array([0.75])
+first = [[a.asnumpy().tolist() for a in vg(w, x)] for _ in range(2)][1]   # traced, then compiled
+before = "numba" in sys.modules
+f = jg.compile(lambda a: nd.cosh(a) * 0.5 + 3.0)           # a new kernel: Numba compiles it here
+new = [f(x).asnumpy().tolist() for _ in range(2)][1]
+again = [a.asnumpy().tolist() for a in vg(w, x)]
+print(json.dumps({"numba_before": before, "first": first, "again": again, "new": new, **STATS}))
+"""
+
+
+def test_numba_imported_after_machine_code_was_loaded(warm_cache, tmp_path):
+    """A process that loaded kernels without Numba and then compiles a new one: both run right."""
+    env = dict(os.environ, JITGRAD_CACHE_DIR=str(copy_of(warm_cache, tmp_path)),
+               PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    out = subprocess.run([sys.executable, "-c", MIXED], env=env, cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    value, grad = expected()
+    assert report["numba_before"] is False and report["numba_compiles"] >= 1
+    for result in (report["first"], report["again"]):
+        np.testing.assert_allclose(result[0], value, rtol=1e-5)
+        np.testing.assert_allclose(result[1], grad, rtol=1e-5)
+    x = np.linspace(-0.5, 1.5, 7)
+    np.testing.assert_allclose(report["new"], np.cosh(x) * 0.5 + 3.0, rtol=1e-6)
+

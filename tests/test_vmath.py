@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from jitgrad.codegen import vmath as vm
-from jitgrad.codegen.helpers import VMATH_VERSION
+from jitgrad.codegen.catalog import VMATH_VERSION
 
 UNARY = vm.UNARY
 BINARY = vm.BINARY

@@ -1,48 +1,53 @@
-"""Kernel source -> compiled Numba functions, cached in process and on disk.
+"""Kernel source -> compiled entry points, cached in process and on disk.
 
 The source (minus its first line, which names the graph) is hashed; the module is written once to
-`<cache dir>/<environment key>/k_<hash>.py` (see `diskcache`) and imported from there, so Numba's
-on-disk cache and tracebacks point at a real file. The cache directory is `$JITGRAD_CACHE_DIR` or
-`~/.cache/jitgrad`; if it cannot be written, the module is executed from memory and nothing is cached
-on disk. Within a process, kernels with the same source share one set of compiled functions. Numba
-compiles (or loads from the disk cache) lazily, on the first call for each argument type signature;
-`STATS` counts compiles and disk loads, and both are logged on the "jitgrad" logger: a compile with
-its duration, its cause (set by the program that first runs the kernel) and why the disk cache missed.
+`<cache dir>/<environment key>/k_<hash>.py` (see `diskcache`), so Numba's on-disk cache and tracebacks
+point at a real file. The cache directory is `$JITGRAD_CACHE_DIR` or `~/.cache/jitgrad`; if it cannot
+be written, the module is executed from memory and nothing is cached on disk. Within a process, kernels
+with the same source share one `CompiledKernel`.
+
+A kernel is called through an **entry**: the compiled function for one variant (serial or parallel)
+and one tuple of argument types (`array_type`, `SIZE`). Programs know their kernels' argument types
+when they are built, so they call entries directly, with no per-call type dispatch. An entry comes,
+lazily on its first use, from memory, else for a serial one from its stored machine code
+(`k_<hash>.serial-<types>.native`, loaded by native.py without importing Numba), else from Numba
+(numbajit.py: its own disk cache or a compile), which then stores the machine code for the next
+process. `STATS` counts compiles and disk loads; both are logged on the "jitgrad" logger with their
+duration, and a compile with its cause (set by the program that first runs the kernel) and why the
+disk cache missed.
 """
 from __future__ import annotations
 
 import contextlib
-import importlib.util
+import glob
+import hashlib
 import logging
 import os
-import sys
 import threading
 import time
-import types
-from dataclasses import dataclass
+import warnings
+
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from ..cache import cache_dir
-from . import diskcache
-from .diskcache import STATS, source_digest as source_key
+from . import diskcache, native
+from .diskcache import STATS, CacheWarning, CorruptCacheFile, describe_types, source_digest as source_key
 
-import numba
-from numba.core import event
+if TYPE_CHECKING:
+    from .numbajit import Dispatchers
 
 log = logging.getLogger("jitgrad")
-JIT = dict(nogil=True, error_model="numpy")
-_cause = threading.local()   # why the kernel running on this thread is being compiled
+SIZE = "int64"                      # the type of chunks0 and the sizes n0, n1, ...
+_cause = threading.local()          # why the kernel running on this thread is being compiled
 
 
-@dataclass
-class CompiledKernel:
-    key: str
-    path: str | None
-    serial: numba.core.dispatcher.Dispatcher  # of the module's `kernel`; serial is called with chunks0 = 1
-    parallel: numba.core.dispatcher.Dispatcher
-
-
-_loaded: dict[str, CompiledKernel] = {}
-_loading = threading.Lock()
+def array_type(dtype, ndim: int, contiguous: bool, read_only: bool) -> tuple:
+    """An array argument's type: dtype name, rank, layout ("C" or "A", any strides), and whether the
+    kernel only reads it (inputs are typed read-only and possibly unaligned, so that one entry serves
+    every input array of that dtype, rank and layout)."""
+    return (np.dtype(dtype).name, ndim, "C" if contiguous else "A", read_only)
 
 
 @contextlib.contextmanager
@@ -55,19 +60,121 @@ def compile_cause(cause: str):
         _cause.value = old
 
 
+def current_cause() -> str:
+    return getattr(_cause, "value", None) or "first call of this kernel"
+
+
+def native_enabled() -> bool:
+    """Whether serial kernels are cached as machine code (native.py) rather than in Numba's disk cache
+    (`JITGRAD_NATIVE=0` chooses Numba's; so does a platform native.py does not support)."""
+    return native.SUPPORTED and os.environ.get("JITGRAD_NATIVE") != "0"
+
+
+class CompiledKernel:
+    """One kernel source: its file in the cache, and its entries by (parallel, argument types)."""
+
+    def __init__(self, source: str, key: str, path: str | None, first_miss: str | None):
+        self.source, self.key, self.path = source, key, path
+        self.first_miss = first_miss       # why the source was not on disk yet, if it was not
+        self.entries: dict[tuple, object] = {}
+        self.miss_reason: str | None = None   # why the last serial entry was not on disk
+        self._numba: Dispatchers | None = None   # made on first need
+
+    def entry(self, parallel: bool, types: tuple):
+        fn = self.entries.get((parallel, types))
+        if fn is None:
+            with _loading:
+                fn = self.entries.get((parallel, types)) or self._resolve(parallel, types)
+        return fn
+
+    def _resolve(self, parallel: bool, types: tuple):
+        fn = None if parallel else self._load_native(types)
+        if fn is None:
+            overload = self.numba().compile(parallel, types)
+            fn = overload.entry_point
+            if not parallel:
+                self._save_native(types, overload)
+        self.entries[(parallel, types)] = fn
+        return fn
+
+    def numba(self):
+        """The Numba dispatchers of this kernel (imports Numba)."""
+        if self._numba is None:
+            from .numbajit import Dispatchers
+            self._numba = Dispatchers(self)
+        return self._numba
+
+    @property
+    def serial(self):
+        return self.numba().serial
+
+    @property
+    def parallel(self):
+        return self.numba().parallel
+
+    # ---- stored machine code of serial entries ---------------------------------------------------
+    def native_path(self, types: tuple) -> str | None:
+        if self.path is None or not native_enabled():
+            return None
+        digest = hashlib.sha256(repr(types).encode()).hexdigest()[:12]
+        return f"{self.path[:-3]}.serial-{digest}.native"
+
+    def _load_native(self, types: tuple):
+        path = self.native_path(types)
+        if path is None:
+            return None
+        label = f"k_{self.key}.serial({describe_types(types)})"
+        if not os.path.exists(path):
+            self.miss_reason = self.first_miss or (
+                "new argument types (dtype or layout) for a cached kernel"
+                if glob.glob(glob.escape(path.rsplit(".serial-", 1)[0]) + ".serial-*.native")
+                else "not in the disk cache")
+            log.info("jitgrad: disk cache miss for %s: %s", label, self.miss_reason)
+            return None
+        start = time.perf_counter()
+        try:
+            fn = native.load(diskcache.unseal(path), types, label)
+        except (OSError, ValueError, LookupError, CorruptCacheFile) as e:
+            warnings.warn(f"jitgrad: stored machine code {path} is unusable ({e}); compiling {label}",
+                          CacheWarning, stacklevel=4)
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            self.miss_reason = f"unusable stored machine code ({e})"
+            return None
+        STATS["disk_loads"] += 1
+        log.info("jitgrad: loaded %s machine code from the disk cache in %.1f ms", label,
+                 1e3 * (time.perf_counter() - start))
+        return fn
+
+    def _save_native(self, types: tuple, overload) -> None:
+        path = self.native_path(types)
+        if path is None:
+            return
+        def write(target: str, data: bytes):
+            diskcache.write_atomic(target, diskcache.seal(data))
+        try:
+            native.save(path, overload, types, write)
+        except OSError as e:   # a full disk, or the directory went away: the entry still runs
+            warnings.warn(f"jitgrad: cannot save machine code to {path} ({e})", CacheWarning, stacklevel=4)
+
+
+_loaded: dict[str, CompiledKernel] = {}
+_loading = threading.RLock()   # one kernel's first loads share a module and Numba's compiles
+
+
 def load(source: str) -> CompiledKernel:
-    """The compiled functions for kernel `source` (rendered by codegen.render)."""
+    """The compiled kernel for `source` (rendered by codegen.render); nothing compiles until an entry
+    is used."""
     key = source_key(source)
     hit = _loaded.get(key)
     if hit is not None:
         return hit
-    with _loading:  # threads loading one new kernel share its module (and its Numba compiles)
+    with _loading:
         hit = _loaded.get(key)
         return hit if hit is not None else _load(source, key)
 
 
 def _load(source: str, key: str) -> CompiledKernel:
-    module_name = f"jitgrad_kernel_{key}"
     root = cache_dir()
     directory = diskcache.key_directory(root) if root else None
     path = os.path.join(directory, f"k_{key}.py") if directory else None
@@ -80,58 +187,7 @@ def _load(source: str, key: str) -> CompiledKernel:
         except OSError as e:
             log.warning("jitgrad: cannot write %s (%s); compiling kernel %s in memory", path, e, key)
             path = None
-    if path is not None:
-        spec = importlib.util.spec_from_file_location(module_name, path)
-        assert spec is not None and spec.loader is not None  # a .py path always has a source loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module
-        spec.loader.exec_module(module)
-    else:
-        module = types.ModuleType(module_name)
-        sys.modules[module_name] = module
-        exec(compile(source, f"<jitgrad kernel {key}>", "exec"), module.__dict__)
-    serial = numba.njit(**JIT)(_renamed(module.kernel, "kernel_serial"))
-    parallel = numba.njit(parallel=True, **JIT)(_renamed(module.kernel, "kernel_parallel"))
-    if path is not None:
-        for dispatcher in (serial, parallel):
-            diskcache.enable(dispatcher, f"k_{key}.{dispatcher.py_func.__name__}", first_miss)
     STATS["modules"] += 1
-    log.debug("jitgrad: loaded kernel module %s from %s", key, path or "memory")
-    kernel = _loaded[key] = CompiledKernel(key, path, serial, parallel)
+    log.debug("jitgrad: kernel %s in %s", key, path or "memory")
+    kernel = _loaded[key] = CompiledKernel(source, key, path, first_miss)
     return kernel
-
-
-def _renamed(fn, name: str):
-    """A copy of `fn` named `name`: Numba's disk cache is keyed by the function's name and signature, not by
-    its flags, so the serial and parallel compiles of one function need two names."""
-    copy = types.FunctionType(fn.__code__, fn.__globals__, name, fn.__defaults__, fn.__closure__)
-    copy.__qualname__ = name
-    return copy
-
-
-class CompileLogger(event.Listener):
-    """Logs each Numba compile of a kernel module's function, with its duration and cause."""
-    def __init__(self):
-        self.started: dict[int, float] = {}
-
-    def on_start(self, ev):
-        self.started[id(ev.data["dispatcher"])] = time.perf_counter()
-
-    def on_end(self, ev):
-        dispatcher = ev.data["dispatcher"]
-        start = self.started.pop(id(dispatcher), None)
-        module = getattr(dispatcher.py_func, "__module__", "") or ""
-        if start is None or not module.startswith("jitgrad_kernel_"):
-            return
-        seconds = time.perf_counter() - start
-        STATS["numba_compiles"] += 1
-        STATS["compile_seconds"] += seconds
-        cache = getattr(dispatcher, "_cache", None)
-        disk = getattr(cache, "miss_reason", None) or "no disk cache"
-        log.info("jitgrad: compiled k_%s.%s(%s) in %.2f s (cause: %s; disk cache: %s)",
-                 module[len("jitgrad_kernel_"):], dispatcher.py_func.__name__,
-                 diskcache.describe_types(ev.data["args"]),
-                 seconds, getattr(_cause, "value", None) or "first call of this kernel", disk)
-
-
-event.register("numba:compile", CompileLogger())

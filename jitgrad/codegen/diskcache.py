@@ -7,13 +7,10 @@ key has its own directory `<cache dir>/<key>/`, with the key's parts in `key.jso
 version or CPU lands somewhere else; when a kernel is missing from the current key's directory but
 present under another key, the log names the parts that differ.
 
-Numba's own index and data files (`__pycache__/*.nbi`, `*.nbc`) are written by `CheckedCache` in a
-checked form: a SHA-256 of the payload precedes it, and each data file records the index key it was
-written for. A truncated or garbled file, or a data file that another process reused for another
-signature (Numba numbers data files without a lock), is then detected, warned about and recompiled,
-never loaded as a wrong kernel. This subclasses Numba's `FunctionCache` and `IndexDataCacheFile`
-(numba.core.caching) and overrides their file format; tests/test_cache.py damages each kind of file
-across processes, so a change in those internals shows up there.
+Files other than the kernel sources are written `seal`ed (a SHA-256 of the payload precedes it), so a
+truncated or garbled file is detected and recompiled, never loaded: Numba's own index and data files
+(numbacache.py) and the stored machine code of serial kernels (`k_<hash>.<types>.native`, native.py).
+This module imports no Numba: a process that loads every kernel from the cache never imports it.
 """
 from __future__ import annotations
 
@@ -23,17 +20,15 @@ import hashlib
 import json
 import logging
 import os
-import pickle
 import platform
 import time
 import warnings
 
 import llvmlite
 import llvmlite.binding as llvm
-import numba
 import numpy as np
-from numba.core import config
-from numba.core.caching import FunctionCache, IndexDataCacheFile
+
+from .native import numba_version
 
 log = logging.getLogger("jitgrad")
 STATS = {"modules": 0, "numba_compiles": 0, "compile_seconds": 0.0, "disk_loads": 0}  # see compile.py
@@ -55,11 +50,13 @@ class CorruptCacheFile(Exception):
 def key_parts() -> dict:
     """What the machine code depends on besides the kernel source (computed once per process)."""
     import jitgrad
-    features = config.CPU_FEATURES if config.CPU_FEATURES is not None else \
-        llvm.get_host_cpu_features().flatten()
+    cpu = os.environ.get("NUMBA_CPU_NAME") or None     # as Numba's config reads them
+    features = os.environ.get("NUMBA_CPU_FEATURES", "" if str(cpu).lower() == "generic" else None)
+    if features is None:
+        features = llvm.get_host_cpu_features().flatten()
     return {"format": FORMAT, "jitgrad": jitgrad.__version__, "python": platform.python_version(),
-            "numpy": np.__version__, "numba": numba.__version__, "llvmlite": llvmlite.__version__,
-            "cpu": config.CPU_NAME or llvm.get_host_cpu_name(),
+            "numpy": np.__version__, "numba": numba_version(), "llvmlite": llvmlite.__version__,
+            "cpu": cpu or llvm.get_host_cpu_name(),
             "cpu_features": hashlib.sha256(features.encode()).hexdigest()[:12]}
 
 
@@ -144,13 +141,13 @@ def source_digest(source: str) -> str:
     return hashlib.sha256(source.split("\n", 1)[-1].encode()).hexdigest()[:20]
 
 
-# ---- Numba's index and data files, checked ----------------------------------------------------------
+# ---- checked files: a SHA-256 of the payload precedes it --------------------------------------------
 
-def _seal(payload: bytes) -> bytes:
+def seal(payload: bytes) -> bytes:
     return MAGIC + hashlib.sha256(payload).digest() + payload
 
 
-def _unseal(path: str) -> bytes:
+def unseal(path: str) -> bytes:
     with open(path, "rb") as f:
         raw = f.read()
     head = len(MAGIC) + 32
@@ -162,126 +159,11 @@ def _unseal(path: str) -> bytes:
     return payload
 
 
-class CheckedIndexDataCacheFile(IndexDataCacheFile):
-    """Numba's index/data files with a checksum, and data files that name their index key."""
-    miss_reason = "not in the disk cache"
-
-    def _load_index(self):
-        try:
-            payload = _unseal(self._index_path)
-        except FileNotFoundError:
-            self.miss_reason = "not in the disk cache"
-            return {}
-        except OSError as e:  # e.g. the directory was replaced or removed: compile, then try to save
-            self.miss_reason = f"cannot read {self._index_path} ({e.strerror})"
-            return {}
-        version, stamp, overloads = _unpickle(self._index_path, payload)
-        if (version, stamp) != (self._version, self._source_stamp):
-            self.miss_reason = "stale index (the kernel source file changed since it was cached)"
-            return {}
-        self.miss_reason = "new argument types (dtype or layout) for a cached kernel"
-        return overloads
-
-    def _save_index(self, overloads):
-        payload = self._dump((self._version, self._source_stamp, overloads))
-        with self._open_for_write(self._index_path) as f:
-            f.write(_seal(payload))
-
-    def save(self, key, data):
-        super().save(key, (key, data))
-
-    def load(self, key):
-        overloads = self._load_index()
-        name = overloads.get(key)
-        if name is None:
-            return None
-        path = self._data_path(name)
-        try:
-            payload = _unseal(path)
-        except OSError as e:
-            self.miss_reason = f"cannot read data file {path} ({e.strerror})"
-            return None
-        saved_key, data = _unpickle(path, payload)
-        if saved_key != key:
-            raise CorruptCacheFile(path, "written for another signature (concurrent writers)")
-        return data
-
-    def _save_data(self, name, data):
-        with self._open_for_write(self._data_path(name)) as f:
-            f.write(_seal(self._dump(data)))
-
-
-def _unpickle(path: str, payload: bytes):
-    try:
-        return pickle.loads(payload)
-    except Exception as e:  # a sealed file that still fails: written by an incompatible writer
-        raise CorruptCacheFile(path, f"cannot be read ({type(e).__name__}: {e})") from None
-
-
-class CheckedCache(FunctionCache):
-    """Numba's function cache over checked files; logs disk loads and why a signature missed."""
-
-    def __init__(self, py_func, label: str, new_source_reason: str | None):
-        super().__init__(py_func)
-        self.label, self.new_source_reason = label, new_source_reason
-        self._cache_file = CheckedIndexDataCacheFile(self._cache_path, self._impl.filename_base,
-                                                     self._impl.locator.get_source_stamp())
-        self.miss_reason: str | None = None
-
-    def load_overload(self, sig, target_context):
-        # Numba's setup before any load or compile (every lowering registry, and scipy for BLAS): about
-        # 0.3 s once per process. Loaded code needs it (tried without: it crashes), so it stays; it is
-        # logged on its own, not as part of this load.
-        if not _setup_done:
-            _numba_setup(target_context)
-        start = time.perf_counter()
-        try:
-            cres = self._load_overload(sig, target_context)
-        except CorruptCacheFile as e:
-            warnings.warn(f"jitgrad: Numba cache file {e}; recompiling {self.label}", CacheWarning,
-                          stacklevel=2)
-            with contextlib.suppress(OSError):  # cleanup may race with another process
-                os.unlink(e.path)
-            self.miss_reason = f"corrupted cache file {os.path.basename(e.path)}"
-            return None
-        args = describe_types(sig.args if hasattr(sig, "args") else sig)
-        if cres is None:
-            reason = self._cache_file.miss_reason
-            if reason == "not in the disk cache" and self.new_source_reason:
-                reason = self.new_source_reason
-            self.miss_reason = reason
-            log.info("jitgrad: disk cache miss for %s(%s): %s", self.label, args, reason)
-            return None
-        STATS["disk_loads"] += 1
-        log.info("jitgrad: loaded %s(%s) from the disk cache in %.1f ms", self.label, args,
-                 1e3 * (time.perf_counter() - start))
-        return cres
-
-    def save_overload(self, sig, data):
-        try:
-            super().save_overload(sig, data)
-        except OSError as e:  # a full disk, or the directory went away: the compiled code still runs
-            warnings.warn(f"jitgrad: cannot save {self.label} to the disk cache ({e}); it stays compiled "
-                          "in memory", CacheWarning, stacklevel=2)
-
-
-_setup_done = False
-
-
-def _numba_setup(target_context) -> None:
-    global _setup_done
-    start = time.perf_counter()
-    target_context.refresh()
-    _setup_done = True
-    log.info("jitgrad: Numba's target setup (once per process) took %.0f ms",
-             1e3 * (time.perf_counter() - start))
-
-
 def describe_types(types) -> str:
-    """Numba argument types, short: arrays as dtype[ndim, layout], runs of one type counted."""
-    names = []
-    for t in types:
-        names.append(f"{t.dtype}[{t.ndim}d {t.layout}]" if hasattr(t, "layout") else str(t))
+    """Kernel argument types, short: arrays as dtype[ndim layout], runs of one type counted. Takes
+    compile.array_type tuples or Numba's types."""
+    names = [f"{t[0]}[{t[1]}d {t[2]}]" if isinstance(t, tuple) else
+             f"{t.dtype}[{t.ndim}d {t.layout}]" if hasattr(t, "layout") else str(t) for t in types]
     runs: list[list] = []
     for n in names:
         if runs and runs[-1][0] == n:
@@ -289,10 +171,3 @@ def describe_types(types) -> str:
         else:
             runs.append([n, 1])
     return ", ".join(n if k == 1 else f"{k} x {n}" for n, k in runs)
-
-
-def enable(dispatcher, label: str, new_source_reason: str | None = None) -> None:
-    """Give a Numba dispatcher whose function lives in a cache file the checked disk cache;
-    `new_source_reason` says why, if the file was just written, it was not on disk already."""
-    dispatcher._cache = CheckedCache(dispatcher.py_func, label, new_source_reason)
-

@@ -10,9 +10,7 @@ keeps the elementwise loop itself free of loop-carried float dependencies.
 """
 from __future__ import annotations
 
-import hashlib
 import math
-import os
 
 import numba
 import numpy as np
@@ -20,22 +18,11 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
+from . import vmath
+from .catalog import from_vmath
+
 JIT = dict(cache=True, nogil=True, error_model="numpy")
 REASSOC = {"reassoc", "contract", "arcp", "nsz"}
-
-
-def _vmath():
-    from . import vmath
-    digest = hashlib.sha1()
-    folder = os.path.dirname(vmath.__file__)
-    for name in sorted(os.listdir(folder)):  # every module of the package: any edit changes the version
-        if name.endswith(".py"):
-            with open(os.path.join(folder, name), "rb") as f:
-                digest.update(f.read())
-    return vmath.FUNCTIONS, digest.hexdigest()[:10]
-
-
-VMATH, VMATH_VERSION = _vmath()  # the version goes into each kernel's source, so its cache follows vmath
 
 
 # ---- scalar functions (the table's numpy semantics) ----------------------------------------------
@@ -119,17 +106,10 @@ SCALAR = {  # one lambda per line: Numba's disk cache tells functions apart by l
 def function(name: str, dtype: np.dtype):
     """The compiled scalar function for `name` at `dtype` (vmath's when it has one)."""
     dtype = np.dtype(dtype)
-    if VMATH is not None and name in VMATH and dtype.kind == "f":
-        impl = VMATH[name][0 if dtype.itemsize == 4 else 1]
-        if impl is not None:
-            return impl
+    if from_vmath(name, dtype):
+        return vmath.FUNCTIONS[name][0 if dtype.itemsize == 4 else 1]
     return SCALAR[name]
 
-
-def function_source(name: str, dtype: np.dtype) -> str:
-    """Where `function(name, dtype)` comes from, for the kernel header."""
-    dtype = np.dtype(dtype)
-    return "vmath" if function(name, dtype) is not SCALAR.get(name) else "helpers"
 
 
 # ---- block reducers: (combine expression, identity, block function) ------------------------------
@@ -188,19 +168,3 @@ def min_block(buf, m):
         s = smaller(s, buf[i])
     return s
 
-
-REDUCERS = {  # name: (block function, combine template, identity for floats, identity for integers)
-    "sum": ("sum_block", "{0} + {1}", "0.0", "0"),
-    "prod": ("prod_block", "{0} * {1}", "1.0", "1"),
-    "max": ("max_block", "maximum({0}, {1})", "-np.inf", str(-2 ** 63)),
-    "min": ("min_block", "minimum({0}, {1})", "np.inf", str(2 ** 63 - 1)),
-}
-
-
-def accumulator_dtype(dtype: np.dtype) -> np.dtype:
-    """Reductions accumulate floats in float64 and integers in int64 (numpy's sum does the same)."""
-    return np.dtype(np.float64 if np.dtype(dtype).kind == "f" else np.int64)
-
-
-CACHE_TAG = f"numba {numba.__version__}, vmath {VMATH_VERSION}, helpers " + hashlib.sha1(
-    open(os.path.abspath(__file__), "rb").read()).hexdigest()[:10]

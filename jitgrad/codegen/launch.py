@@ -6,22 +6,29 @@ steps is known when it is built. `launcher(program)` writes them out as straight
     def launch(v0, v1, v2, v3):
         v7 = np.empty((16,), d7)
         v8 = r8()
-        k0(1, 16, v0, v1, v2, v3, v7, v8)
+        if v0.flags.c_contiguous and v1.flags.c_contiguous:
+            k0(1, 16, v0, v1, v2, v3, v7, v8)
+        else:
+            s0(1, v0, v1, v2, v3, v7, v8)
         v9 = asarray(f1(v7, **a1))
         return [v7, v9]
 
 which costs a few hundred nanoseconds where walking the steps' argument lists cost microseconds
-(measured: the cached call of W1 at 16 elements). Large arrays come from the program's recyclers
-(`r8`, see buffers.py). Calls that pass output buffers take the general path.
+(measured: the cached call of W1 at 16 elements). `k0` is the kernel's entry for C-contiguous
+arguments, called with no type dispatch (compile.py); inputs of more than one element are checked,
+since a view may be strided, and take the step's any-layout call `s0` if one is not. Large arrays come
+from the program's recyclers (`r8`, see buffers.py). Calls that pass output buffers take the general
+path.
 """
 from __future__ import annotations
 
-import numba
+import math
+
 import numpy as np
 
 
 def launcher(program):
-    names: dict = {"np": np, "asarray": np.asarray, "threads": numba.get_num_threads}
+    names: dict = {"np": np, "asarray": np.asarray, "threads": threads}
     inputs = [f"v{v.index}" for v in program.graph.inputs]
     lines = [f"def launch({', '.join(inputs)}):"]
     for index, data in program.literals.items():
@@ -37,7 +44,7 @@ def launcher(program):
 
 
 def _kernel(i: int, step, names: dict, program) -> list[str]:
-    lines, call = [], []
+    lines, call, checked = [], [], []
     for role, index, shape, dtype, form in step.args:
         if role != "input" and index in program.recyclers:
             names[f"r{index}"] = program.recyclers[index].take
@@ -45,12 +52,41 @@ def _kernel(i: int, step, names: dict, program) -> list[str]:
         elif role != "input":
             names[f"d{index}"] = dtype
             lines.append(f"v{index} = np.empty({shape!r}, d{index})")
-        call.append(f"v{index}" if tuple(shape) == tuple(form) else f"v{index}.reshape({form!r})")
-    names[f"k{i}"] = step.compiled.parallel if step.parallel else step.compiled.serial
+        arg = f"v{index}" if tuple(shape) == tuple(form) else f"v{index}.reshape({form!r})"
+        if role == "input" and math.prod(form) > 1:   # may be strided: checked before the entry's call
+            if arg != f"v{index}":
+                lines.append(f"x{index} = {arg}")
+                arg = f"x{index}"
+            checked.append(arg)
+        call.append(arg)
+    names[f"k{i}"] = _FirstCall(step, names, f"k{i}")
+    names[f"s{i}"] = step.call
     chunks = "threads()" if step.parallel else "1"
-    sizes = ", ".join(str(n) for n in step.rendered.sizes)
-    lines.append(f"k{i}({chunks}, {sizes}, {', '.join(call)})")
-    return lines
+    args = ", ".join(call)
+    fast = f"k{i}({chunks}, {', '.join(str(n) for n in step.rendered.sizes)}, {args})"
+    if not checked:
+        return lines + [fast]
+    test = " and ".join(f"{a}.flags.c_contiguous" for a in checked)
+    return lines + [f"if {test}:", f"    {fast}", "else:", f"    s{i}({chunks}, {args})"]
+
+
+class _FirstCall:
+    """Stands for a step's entry in the launcher until its first call, which resolves the entry (a
+    compile or a load) and puts it in the launcher's place, so later calls go straight to it."""
+
+    def __init__(self, step, names: dict, name: str):
+        self.step, self.names, self.name = step, names, name
+
+    def __call__(self, *args):
+        entry = self.names[self.name] = self.step.entry()
+        return entry(*args)
+
+
+def threads() -> int:
+    """The thread count for a parallel kernel's chunks (parallel entries come from Numba, so it is
+    imported by the time this runs)."""
+    from numba import get_num_threads
+    return get_num_threads()
 
 
 def _fallback(i: int, step, names: dict) -> list[str]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 import os
 
-import numba
 import numpy as np
 
 from ..ir.graph import Graph, name as value_name
@@ -23,8 +22,8 @@ from ..passes.fusion import Fallback, Kernel, fuse
 from ..passes.simplify import simplify
 from ..passes.rows import RowKernel, group_rows
 from .buffers import Recycler, recyclable
-from .compile import compile_cause, load, log
-from .launch import launcher
+from .compile import SIZE, array_type, compile_cause, load, log
+from .launch import launcher, threads
 from .render import render_kernel
 from .rows import render_rows
 
@@ -46,7 +45,22 @@ class KernelStep:
         self.compiled = load(self.rendered.source)
         total = math.prod(kernel.shape)
         self.parallel = total >= PARALLEL_MIN and self.rendered.sizes[0] > 1
-        self.args = [(a.role, a.value.index, a.value.shape, a.value.dtype, a.form) for a in self.rendered.args]
+        self.args = [(a.role, a.value.index, a.value.shape, a.value.dtype, a.form)
+                     for a in self.rendered.args]
+        # the entry's argument types when every array is C-contiguous (launcher-allocated ones always are)
+        self.array_types = [array_type(dtype, len(form), True, role == "input")
+                            for role, _, _, dtype, form in self.args]
+        self.types = (SIZE,) * (1 + len(self.rendered.sizes)) + tuple(self.array_types)
+
+    def entry(self):
+        """The compiled function for all-C-contiguous arguments (compiled or loaded on first use)."""
+        return self.compiled.entry(self.parallel, self.types)
+
+    def call(self, chunks: int, *arrays):
+        """Run the kernel on arrays of any layout (the entry for theirs)."""
+        types = self.types[:1 + len(self.rendered.sizes)] + tuple(
+            t if a.flags.c_contiguous else (t[0], t[1], "A", t[3]) for t, a in zip(self.array_types, arrays))
+        self.compiled.entry(self.parallel, types)(chunks, *self.rendered.sizes, *arrays)
 
     def run(self, env: dict, buffers: dict, recyclers: dict):
         call, copies = [], []
@@ -62,16 +76,14 @@ class KernelStep:
                 call.append(out if shape == form else out.reshape(form))
                 continue
             env[index] = out
-            if out.flags.c_contiguous or form == out.shape:
+            flags = out.flags
+            if (flags.c_contiguous or form == out.shape) and flags.writeable and flags.aligned:
                 call.append(out.reshape(form))
-            else:                        # a strided buffer: write a temporary, copy after the call
+            else:             # strided, read-only or unaligned: write a temporary, copy after the call
                 tmp = np.empty(form, dtype)
                 copies.append((out, tmp))
                 call.append(tmp)
-        if self.parallel:
-            self.compiled.parallel(numba.get_num_threads(), *self.rendered.sizes, *call)
-        else:
-            self.compiled.serial(1, *self.rendered.sizes, *call)
+        self.call(threads() if self.parallel else 1, *call)
         for out, tmp in copies:
             np.copyto(out, tmp.reshape(out.shape))
 

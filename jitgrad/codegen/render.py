@@ -38,7 +38,7 @@ import numpy as np
 from ..ir.graph import Graph, Value, name as value_name
 from ..passes.fusion import Kernel
 from ..passes.rows import RowKernel
-from .helpers import CACHE_TAG, REDUCERS, accumulator_dtype, function_source
+from .catalog import CACHE_TAG, REDUCERS, accumulator_dtype, function_source
 
 BLOCK = 4096
 RESERVED = set(keyword.kwlist) | set(dir(builtins)) | {"np", "prange"}

@@ -14,7 +14,7 @@ import math
 from ..ir.graph import Value
 from ..passes.fusion import Kernel, unique
 from ..passes.rows import RowKernel
-from .helpers import REDUCERS
+from .catalog import REDUCERS
 from .render import Arg, KernelRenderer, buffer_dtype, constructor
 
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..catalog import VMATH_BINARY, VMATH_GENERIC, VMATH_LIBM, VMATH_UNARY
 from .base import *  # noqa: F401,F403
 from .exact import *  # noqa: F401,F403
 from .explog import *  # noqa: F401,F403
@@ -42,16 +43,12 @@ from .trig import *  # noqa: F401,F403
 # ---------------------------------------------------------------------------------------------------------------
 # Table for the code generator: expression name -> (float32 implementation, float64 implementation).
 
-_UNARY_VECTORIZED = ["exp", "expm1", "log", "log2", "log10", "log1p", "sin", "cos", "tan", "sinh", "cosh",
-                     "tanh", "asinh", "acosh", "atanh", "sigmoid", "sign", "round"]
-_LIBM = ["asin", "acos", "atan", "erf", "cbrt"]
-_BINARY = ["pow", "mod"]
-_GENERIC = ["sqrt", "abs", "floor", "ceil", "rint", "trunc", "max", "min"]
+# The names by kind live in ..catalog (rendering a kernel consults them without compiling vmath).
 
 FUNCTIONS: dict[str, tuple] = {}
-for _name in _UNARY_VECTORIZED + _LIBM + _BINARY:
+for _name in VMATH_UNARY + VMATH_LIBM + VMATH_BINARY:
     FUNCTIONS[_name] = (globals()[_name + "_f32"], globals()[_name + "_f64"])
-for _name in _GENERIC:
+for _name in VMATH_GENERIC:
     FUNCTIONS[_name] = (globals()[_name + "_any"],) * 2
 UNARY = [n for n in FUNCTIONS if n not in ("pow", "mod", "max", "min")]
 BINARY = ["pow", "mod", "max", "min"]

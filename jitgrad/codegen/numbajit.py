@@ -1,0 +1,97 @@
+"""A kernel's Numba dispatchers: its module imported, its `kernel` compiled for explicit argument types.
+
+Imported only when some entry is not in memory or stored as machine code (compile.py): importing Numba
+and its first compile cost a few tenths of a second. The module is imported from its file in the cache
+(or executed from memory without one); the serial and parallel variants are two dispatchers of the
+same function under two names. The parallel one has the checked disk cache of numbacache.py; so has
+the serial one where its machine code cannot be stored instead (compile.native_enabled).
+"""
+from __future__ import annotations
+
+import importlib.util
+import sys
+import time
+import types as pytypes
+
+import numba
+import numpy as np
+from numba import types as nt
+from numba.core import event
+
+from . import numbacache
+from .diskcache import describe_types
+from .compile import STATS, current_cause, log, native_enabled
+
+JIT = dict(nogil=True, error_model="numpy")
+
+
+class Dispatchers:
+    def __init__(self, kernel):
+        name = f"jitgrad_kernel_{kernel.key}"
+        if kernel.path is not None:
+            spec = importlib.util.spec_from_file_location(name, kernel.path)
+            assert spec is not None and spec.loader is not None  # a .py path always has a source loader
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+        else:
+            module = pytypes.ModuleType(name)
+            sys.modules[name] = module
+            exec(compile(kernel.source, f"<jitgrad kernel {kernel.key}>", "exec"), module.__dict__)
+        self.serial = numba.njit(**JIT)(_renamed(module.kernel, "kernel_serial"))
+        self.parallel = numba.njit(parallel=True, **JIT)(_renamed(module.kernel, "kernel_parallel"))
+        self.serial.jitgrad_kernel = kernel   # its miss_reason: why a serial entry was not on disk
+        if kernel.path is not None:   # serial entries are stored as machine code where they can be
+            for dispatcher in (self.parallel,) if native_enabled() else (self.serial, self.parallel):
+                numbacache.enable(dispatcher, f"k_{kernel.key}.{dispatcher.py_func.__name__}",
+                                  kernel.first_miss)
+
+    def compile(self, parallel: bool, types: tuple):
+        """Numba's compile result (from its disk cache or compiled) for these argument types."""
+        dispatcher = self.parallel if parallel else self.serial
+        signature = tuple(numba_type(t) for t in types)
+        dispatcher.compile(signature)
+        return dispatcher.overloads[signature]
+
+
+def numba_type(t):
+    if t == "int64":
+        return nt.int64
+    dtype, ndim, layout, read_only = t
+    return nt.Array(numba.from_dtype(np.dtype(dtype)), ndim, layout, readonly=read_only,
+                    aligned=not read_only)
+
+
+def _renamed(fn, name: str):
+    """A copy of `fn` named `name`: Numba's disk cache is keyed by the function's name and signature, not by
+    its flags, so the serial and parallel compiles of one function need two names."""
+    copy = pytypes.FunctionType(fn.__code__, fn.__globals__, name, fn.__defaults__, fn.__closure__)
+    copy.__qualname__ = name
+    return copy
+
+
+class CompileLogger(event.Listener):
+    """Logs each Numba compile of a kernel module's function, with its duration and cause."""
+    def __init__(self):
+        self.started: dict[int, float] = {}
+
+    def on_start(self, ev):
+        self.started[id(ev.data["dispatcher"])] = time.perf_counter()
+
+    def on_end(self, ev):
+        dispatcher = ev.data["dispatcher"]
+        start = self.started.pop(id(dispatcher), None)
+        module = getattr(dispatcher.py_func, "__module__", "") or ""
+        if start is None or not module.startswith("jitgrad_kernel_"):
+            return
+        seconds = time.perf_counter() - start
+        STATS["numba_compiles"] += 1
+        STATS["compile_seconds"] += seconds
+        cache, kernel = getattr(dispatcher, "_cache", None), getattr(dispatcher, "jitgrad_kernel", None)
+        disk = getattr(cache, "miss_reason", None) or getattr(kernel, "miss_reason", None) or "no disk cache"
+        log.info("jitgrad: compiled k_%s.%s(%s) in %.2f s (cause: %s; disk cache: %s)",
+                 module[len("jitgrad_kernel_"):], dispatcher.py_func.__name__,
+                 describe_types(ev.data["args"]), seconds, current_cause(), disk)
+
+
+event.register("numba:compile", CompileLogger())
