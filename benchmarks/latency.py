@@ -84,6 +84,7 @@ def run_child(case: str, arg, cache: str, numba_cache: str | None = None) -> dic
     """`numba_cache`: a NUMBA_CACHE_DIR for every cache=True function, so the vectorized math and
     helpers compile too (otherwise their Numba cache in the package directory is usually warm)."""
     env = dict(os.environ, JITGRAD_CACHE_DIR=cache, PYTHONPATH=str(ROOT))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)   # an installed package has its bytecode compiled
     if numba_cache:
         env["NUMBA_CACHE_DIR"] = numba_cache
     env.pop("JITGRAD_LOG", None)
