@@ -202,6 +202,21 @@ def test_same_structure_compiles_once():
     assert list(small.steps[0].compiled.entries) == [(False, small.steps[0].types)]   # one serves both
 
 
+def test_one_program_takes_contiguous_and_strided_inputs():
+    """The launcher calls the entry typed for C-contiguous arrays; a strided view (a new layout for the
+    same program, e.g. a head gradient passed to backward) takes the entry for any layout instead."""
+    n = 9
+    program = build_program(w1_graph(n))
+    rng = np.random.default_rng(3)
+    x, y = rng.uniform(-1, 1, (2, 2 * n)).astype(np.float32)
+    w, b = np.array([0.7], np.float32), np.array([-0.2], np.float32)
+    for xs, ys in ((x[:n].copy(), y[:n].copy()), (x[::2], y[1::2]), (x[:n].copy(), y[::2])):
+        check(w1_graph(n), [xs, ys, w, b], program)
+    layouts = sorted({t[2] for _, types in kernels(program)[0].compiled.entries for t in types
+                      if isinstance(t, tuple)})
+    assert layouts == ["A", "C"]
+
+
 def test_parallel_variant_matches(monkeypatch):
     from jitgrad.codegen import program as jprogram
     monkeypatch.setattr(jprogram, "PARALLEL_MIN", 8)
