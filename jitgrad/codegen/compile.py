@@ -123,7 +123,7 @@ class CompiledKernel:
         path = self.native_path(types)
         if path is None:
             return None
-        label = f"k_{self.key}.serial({describe_types(types)})"
+        label = f"k_{self.key}.kernel_serial({describe_types(types)})"
         if not os.path.exists(path):
             self.miss_reason = self.first_miss or (
                 "new argument types (dtype or layout) for a cached kernel"

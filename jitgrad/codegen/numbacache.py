@@ -90,8 +90,7 @@ class CheckedCache(FunctionCache):
         # Numba's setup before any load or compile (every lowering registry, and scipy for BLAS): about
         # 0.3 s once per process. Loaded code needs it (tried without: it crashes), so it stays; it is
         # logged on its own, not as part of this load.
-        if not _setup_done:
-            _numba_setup(target_context)
+        setup(target_context)
         start = time.perf_counter()
         try:
             cres = self._load_overload(sig, target_context)
@@ -124,6 +123,19 @@ class CheckedCache(FunctionCache):
 
 
 _setup_done = False
+
+
+def setup(target_context) -> None:
+    """Numba's one-time setup before its first load or compile, logged on its own (not as part of the
+    compile or load that needs it)."""
+    global _setup_done
+    if _setup_done:
+        return
+    start = time.perf_counter()
+    target_context.refresh()
+    _setup_done = True
+    log.info("jitgrad: Numba's target setup (once per process) took %.0f ms",
+             1e3 * (time.perf_counter() - start))
 
 
 def _numba_setup(target_context) -> None:

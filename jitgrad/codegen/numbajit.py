@@ -49,6 +49,7 @@ class Dispatchers:
     def compile(self, parallel: bool, types: tuple):
         """Numba's compile result (from its disk cache or compiled) for these argument types."""
         dispatcher = self.parallel if parallel else self.serial
+        numbacache.setup(dispatcher.targetctx)
         signature = tuple(numba_type(t) for t in types)
         dispatcher.compile(signature)
         return dispatcher.overloads[signature]
