@@ -6,17 +6,19 @@ steps is known when it is built. `launcher(program)` writes them out as straight
     def launch(v0, v1, v2, v3):
         v7 = np.empty((16,), d7)
         v8 = r8()
+        w0_0 = np.empty((1, 1), e0_0)
         if v0.flags.c_contiguous and v1.flags.c_contiguous:
-            k0(1, 16, v0, v1, v2, v3, v7, v8)
+            k0(1, 16, v0, v1, v2, v3, v7, v8, w0_0)
         else:
-            s0(1, v0, v1, v2, v3, v7, v8)
+            s0(1, v0, v1, v2, v3, v7, v8, w0_0)
         v9 = asarray(f1(v7, **a1))
         return [v7, v9]
 
 which costs a few hundred nanoseconds where walking the steps' argument lists cost microseconds
 (measured: the cached call of W1 at 16 elements). `k0` is the kernel's entry for C-contiguous
 arguments, called with no type dispatch (compile.py); inputs of more than one element are checked,
-since a view may be strided, and take the step's any-layout call `s0` if one is not. Large arrays come
+since a view may be strided, and take the step's any-layout call `s0` if one is not. `w0_0` is a work
+array of the kernel (an accumulator with one row per chunk, see render.work_array). Large arrays come
 from the program's recyclers (`r8`, see buffers.py). Calls that pass output buffers take the general
 path.
 """
@@ -59,9 +61,16 @@ def _kernel(i: int, step, names: dict, program) -> list[str]:
                 arg = f"x{index}"
             checked.append(arg)
         call.append(arg)
+    chunks = "1"
+    if step.parallel:
+        chunks = f"c{i}"
+        lines.append(f"c{i} = threads()")
+    for j, (dtype, shape) in enumerate(step.scratch):   # work arrays, one row per chunk
+        names[f"e{i}_{j}"] = dtype
+        lines.append(f"w{i}_{j} = np.empty(({chunks}, {', '.join(map(str, shape))}), e{i}_{j})")
+        call.append(f"w{i}_{j}")
     names[f"k{i}"] = _FirstCall(step, names, f"k{i}")
     names[f"s{i}"] = step.call
-    chunks = "threads()" if step.parallel else "1"
     args = ", ".join(call)
     fast = f"k{i}({chunks}, {', '.join(str(n) for n in step.rendered.sizes)}, {args})"
     if not checked:

@@ -48,16 +48,21 @@ class KernelStep:
         self.args = [(a.role, a.value.index, a.value.shape, a.value.dtype, a.form)
                      for a in self.rendered.args]
         # the entry's argument types when every array is C-contiguous (launcher-allocated ones always are)
+        self.scratch = self.rendered.scratch     # work arrays: (dtype, shape after the chunks)
         self.array_types = [array_type(dtype, len(form), True, role == "input")
                             for role, _, _, dtype, form in self.args]
+        self.array_types += [array_type(dtype, 1 + len(shape), True, False) for dtype, shape in self.scratch]
         self.types = (SIZE,) * (1 + len(self.rendered.sizes)) + tuple(self.array_types)
 
     def entry(self):
         """The compiled function for all-C-contiguous arguments (compiled or loaded on first use)."""
         return self.compiled.entry(self.parallel, self.types)
 
+    def work_arrays(self, chunks: int) -> list:
+        return [np.empty((chunks, *shape), dtype) for dtype, shape in self.scratch]
+
     def call(self, chunks: int, *arrays):
-        """Run the kernel on arrays of any layout (the entry for theirs)."""
+        """Run the kernel on arrays of any layout (the entry for theirs), work arrays included."""
         types = self.types[:1 + len(self.rendered.sizes)] + tuple(
             t if a.flags.c_contiguous else (t[0], t[1], "A", t[3]) for t, a in zip(self.array_types, arrays))
         self.compiled.entry(self.parallel, types)(chunks, *self.rendered.sizes, *arrays)
@@ -83,7 +88,8 @@ class KernelStep:
                 tmp = np.empty(form, dtype)
                 copies.append((out, tmp))
                 call.append(tmp)
-        self.call(threads() if self.parallel else 1, *call)
+        chunks = threads() if self.parallel else 1
+        self.call(chunks, *call, *self.work_arrays(chunks))
         for out, tmp in copies:
             np.copyto(out, tmp.reshape(out.shape))
 

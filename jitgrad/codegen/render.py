@@ -66,6 +66,7 @@ class RenderedKernel:
     flat: bool
     sizes: tuple     # n0, n1, ... for this graph's shapes
     args: list
+    scratch: list    # (dtype, shape after the chunks dimension) of each work array, passed last
 
 
 def nested_loops(array: str, dims) -> tuple[list[str], str, str]:
@@ -85,6 +86,7 @@ class KernelRenderer:
         self.flat = all(self.padded(v) == self.shape for v in self.arrays) and all(
             all(n == 1 or a in r.attrs["axes"] for a, n in enumerate(self.shape)) for r in kernel.reductions)
         self.calls: dict[str, str] = {}  # generated alias -> (name, dtype) lookups
+        self.scratch: list[tuple[str, np.dtype, tuple]] = []   # see work_array
         # kernel-local names by position, so kernels of the same structure render (and hash) the
         # same; the first line of the source maps them back to the graph's names
         ordered = list(kernel.inputs) + [e.out for e in kernel.all_eqns()]
@@ -98,6 +100,16 @@ class KernelRenderer:
 
     def padded(self, v: Value) -> tuple:
         return (1,) * (self.ndim - len(v.shape)) + tuple(v.shape)
+
+    def work_array(self, name: str, dtype, dims: list[str]) -> str:
+        """A work array with one row per chunk, e.g. `acc_x` of ["chunks0", "n1"], which the program
+        passes in: a kernel allocates nothing, since Numba compiles np.empty's implementation once per
+        process and signature (about 80 ms each, more than a small kernel's own compile)."""
+        sizes = dict(zip(("n0",) if self.flat else [f"n{d}" for d in range(self.ndim)], self.size_values()))
+        shape = tuple(min(BLOCK, sizes["n0"]) if d == "BLOCK" else sizes[d] if d in sizes else int(d)
+                      for d in dims[1:])
+        self.scratch.append((name, np.dtype(dtype), shape))
+        return name
 
     # ---- expressions -------------------------------------------------------------------------
     def expression(self, eq) -> str:
@@ -130,8 +142,7 @@ class KernelRenderer:
 
     # ---- loop forms --------------------------------------------------------------------------
     def flat_range(self) -> list[str]:
-        lines = [f"{self.local(r.out)}_buf = np.empty(BLOCK, np.{buffer_dtype(r.inputs[0].dtype).name})"
-                 for r in self.k.reductions]
+        lines = [f"{self.local(r.out)}_buf = {self.row_buffer(r, 'BLOCK')}[c0]" for r in self.k.reductions]
         lines += ["for s0 in range(lo0, hi0, BLOCK):", "    m0 = hi0 - s0 if hi0 - s0 < BLOCK else BLOCK"]
         views = {v.index: f"{self.local(v)}_" for v in self.arrays}
         lines += [f"    {self.local(v)}_ = in_{self.local(v)}[s0:s0 + m0]" for v in self.arrays]
@@ -147,7 +158,7 @@ class KernelRenderer:
 
     def nd_range(self) -> list[str]:
         last, inner = self.ndim - 1, f"i{self.ndim - 1}"
-        lines = [f"{self.local(r.out)}_buf = np.empty(n{last}, np.{buffer_dtype(r.inputs[0].dtype).name})"
+        lines = [f"{self.local(r.out)}_buf = {self.row_buffer(r, f'n{last}')}[c0]"
                  for r in self.k.reductions if last in r.attrs["axes"]]
         depth = ""
         for d in range(last):
@@ -178,6 +189,10 @@ class KernelRenderer:
                     f"acc_{out}[{idx}]", f"{block}({out}_buf, n{last})"))
         return lines
 
+    def row_buffer(self, r, size: str) -> str:
+        """The per-chunk buffers of reduction r's terms."""
+        return self.work_array(f"{self.local(r.out)}_bufs", buffer_dtype(r.inputs[0].dtype), ["chunks0", size])
+
     # ---- the module --------------------------------------------------------------------------
     def accumulator_dims(self, r) -> list[str]:
         """The per-chunk accumulator's shape, as source: chunks first."""
@@ -199,15 +214,14 @@ class KernelRenderer:
         return body
 
     def accumulators(self, reductions) -> list[str]:
-        """Per-chunk accumulators set to the identity. np.empty and loops, not np.full (and no
-        reshape or min): each of those numpy functions is compiled once per process by Numba, which
-        made the first kernel compile of a process about 0.25 s slower."""
+        """Per-chunk accumulators (work arrays) set to the identity by loops, not np.full (and no
+        reshape or min): Numba compiles each numpy function once per process (see work_array)."""
         lines = []
         for r in reductions:
-            acc, dims = f"acc_{self.local(r.out)}", self.accumulator_dims(r)
+            dims = self.accumulator_dims(r)
+            acc = self.work_array(f"acc_{self.local(r.out)}", accumulator_dtype(r.inputs[0].dtype), dims)
             loops, index, pad = nested_loops(acc, range(len(dims)))
-            lines += [f"{acc} = np.empty(({', '.join(dims)}), np.{accumulator_dtype(r.inputs[0].dtype).name})",
-                      *loops, f"{pad}{acc}[{index}] = {identity(r)}"]
+            lines += [*loops, f"{pad}{acc}[{index}] = {identity(r)}"]
         return lines
 
     def render(self) -> RenderedKernel:
@@ -225,10 +239,11 @@ class KernelRenderer:
     def module(self, sizes, ins, outs, body) -> RenderedKernel:
         lines = self.header()
         lines += [f"{alias} = {lookup}" for alias, lookup in sorted(self.calls.items())]
-        lines += ["", "", f"def kernel(chunks0, {', '.join([*sizes, *ins, *outs])}):"]
+        work = [name for name, _, _ in self.scratch]
+        lines += ["", "", f"def kernel(chunks0, {', '.join([*sizes, *ins, *outs, *work])}):"]
         lines += ["    " + s for s in body]
         return RenderedKernel(self.kname, "\n".join(lines) + "\n", self.flat, self.size_values(),
-                              self.arguments())
+                              self.arguments(), [(dtype, shape) for _, dtype, shape in self.scratch])
 
     def form_name(self) -> str:
         return f"{self.ndim}-d loop nest"

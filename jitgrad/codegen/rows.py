@@ -127,9 +127,9 @@ class RowRenderer(KernelRenderer):
         body = [f"{self.local(v)} = in_{self.local(v)}[0]" for v in self.scalars]
         body += self.accumulators(self.late_reductions())
         body += ["for c0 in prange(chunks0):", "    lo0, hi0 = c0 * n0 // chunks0, (c0 + 1) * n0 // chunks0"]
-        scratch = [f"{self.local(e.out)}_row = np.empty(n1, np.{e.out.dtype.name})"
-                   for e in self.k.all_eqns() if e.out.index in self.buffered]
-        scratch += [f"{self.local(r.out)}_buf = np.empty(n1, np.{buffer_dtype(r.inputs[0].dtype).name})"
+        scratch = [f"{x}_row = {self.work_array(f'{x}_rows', e.out.dtype, ['chunks0', 'n1'])}[c0]"
+                   for e in self.k.all_eqns() if e.out.index in self.buffered for x in [self.local(e.out)]]
+        scratch += [f"{self.local(r.out)}_buf = {self.row_buffer(r, 'n1')}[c0]"
                     for s in self.group.stages if self.group.is_inner(s) for r in s.reductions
                     if tuple(r.attrs["axes"]) != (0,) and self.terms(r).endswith("_buf")]
         row = self.row_loads()
