@@ -269,8 +269,8 @@ class KernelRenderer:
                    f"{' '.join(self.local(v) for v in self.written())}",
                    f"# scalar math from {', '.join(math_from) or '-'}; {CACHE_TAG}",
                    "import numpy as np", "from numba import prange",
-                   "from jitgrad.codegen.helpers import (function, maximum, minimum, sum_block, prod_block,",
-                   "                                     max_block, min_block)",
+                   "from jitgrad.codegen.helpers import (function, maximum, minimum, larger, smaller, sum_block,",
+                   "                                     prod_block, max_block, min_block)",
                    "", f"BLOCK = {BLOCK}"])
 
     # ---- how the program calls it ------------------------------------------------------------

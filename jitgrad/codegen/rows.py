@@ -15,7 +15,7 @@ from ..ir.graph import Value
 from ..passes.fusion import Kernel, unique
 from ..passes.rows import RowKernel
 from .catalog import REDUCERS
-from .render import Arg, KernelRenderer, buffer_dtype, constructor
+from .render import Arg, KernelRenderer, buffer_dtype, constructor, identity
 
 
 class RowRenderer(KernelRenderer):
@@ -74,6 +74,14 @@ class RowRenderer(KernelRenderer):
                 before.append(f"{out}_ = acc_{out}[c0, 0]")
                 body.append(f"{out}_[i1] = " + combine.format(f"{out}_[i1]", src))
                 continue
+            if self.running(r):   # the extreme folded as the terms are made: one pass less
+                before.append(f"{out}_run = {constructor(r.out.dtype)}({identity(r)})")
+                extreme = "larger" if r.prim.name == "max" else "smaller"
+                body.append(f"{out}_run = {extreme}({out}_run, {src})")
+                after.append(f"{out} = {out}_run")
+                if r.out.index in outputs:
+                    after.append(f"out_{out}[i0] = {out}")
+                continue
             terms = self.terms(r)
             if terms == f"{out}_buf":
                 body.append(f"{out}_buf[i1] = {src}")
@@ -86,6 +94,13 @@ class RowRenderer(KernelRenderer):
                     after.append(f"out_{out}[i0] = {out}")
         loop = ["for i1 in range(n1):"] + ["    " + s for s in body] if len(body) > loads else []
         return before + loop + after
+
+    def running(self, r) -> bool:
+        """Whether row reduction r is a float max or min over the row, kept as a running value in the
+        stage's loop (exact in any order, and LLVM vectorizes the llvm.maximum/minimum it is made of),
+        not folded from a buffer after it."""
+        return (r.prim.name in ("max", "min") and r.inputs[0].dtype.kind == "f"
+                and r.inputs[0].dtype == r.out.dtype and r.out.index not in self.late)
 
     def terms(self, r) -> str:
         """Where a row's reduction terms are: the row of an input array or the row buffer of a value
@@ -131,7 +146,8 @@ class RowRenderer(KernelRenderer):
                    for e in self.k.all_eqns() if e.out.index in self.buffered for x in [self.local(e.out)]]
         scratch += [f"{self.local(r.out)}_buf = {self.row_buffer(r, 'n1')}[c0]"
                     for s in self.group.stages if self.group.is_inner(s) for r in s.reductions
-                    if tuple(r.attrs["axes"]) != (0,) and self.terms(r).endswith("_buf")]
+                    if tuple(r.attrs["axes"]) != (0,) and not self.running(r)
+                    and self.terms(r).endswith("_buf")]
         row = self.row_loads()
         for i, stage in enumerate(self.group.stages):
             row += self.inner_stage(i, stage) if self.group.is_inner(stage) else self.row_stage(stage)
