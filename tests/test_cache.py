@@ -359,3 +359,17 @@ def test_numba_imported_after_machine_code_was_loaded(warm_cache, tmp_path):
     x = np.linspace(-0.5, 1.5, 7)
     np.testing.assert_allclose(report["new"], np.cosh(x) * 0.5 + 3.0, rtol=1e-6)
 
+
+
+def test_machine_code_loads_in_process_and_is_refused_when_a_symbol_is_missing(tmp_path, monkeypatch):
+    monkeypatch.setenv("JITGRAD_CACHE_DIR", str(tmp_path))
+    kernel = jcompile.load(tiny_kernel("native in process"))
+    ints = (jcompile.SIZE, jcompile.SIZE)
+    compiles = jcompile.STATS["numba_compiles"]
+    assert kernel.entry(False, ints)(1, 2) == 3 and jcompile.STATS["numba_compiles"] == compiles + 1
+    loaded = kernel._load_native(ints)           # linked from the file, as another process would
+    assert loaded is not None and loaded is not kernel.entries[(False, ints)] and loaded(20, 22) == 42
+    # LLVM aborts the process on a symbol it cannot resolve: the loader must refuse such code first
+    monkeypatch.setattr(jcompile.native, "undefined_symbols", lambda obj: ["jitgrad_no_such_symbol"])
+    with pytest.warns(diskcache.CacheWarning, match="unresolved symbols jitgrad_no_such_symbol"):
+        assert kernel._load_native(ints) is None
