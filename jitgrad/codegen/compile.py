@@ -121,13 +121,13 @@ class CompiledKernel:
 
     def _load_native(self, types: tuple):
         path = self.native_path(types)
-        if path is None:
+        if path is None or self.path is None:
             return None
         label = f"k_{self.key}.kernel_serial({describe_types(types)})"
         if not os.path.exists(path):
             self.miss_reason = self.first_miss or (
                 "new argument types (dtype or layout) for a cached kernel"
-                if glob.glob(glob.escape(path.rsplit(".serial-", 1)[0]) + ".serial-*.native")
+                if glob.glob(glob.escape(self.path[:-3]) + ".serial-*.native")
                 else "not in the disk cache")
             log.info("jitgrad: disk cache miss for %s: %s", label, self.miss_reason)
             return None
@@ -148,12 +148,11 @@ class CompiledKernel:
 
     def _save_native(self, types: tuple, overload) -> None:
         path = self.native_path(types)
-        if path is None:
+        data = native.record(overload, types) if path is not None else None
+        if path is None or data is None:
             return
-        def write(target: str, data: bytes):
-            diskcache.write_atomic(target, diskcache.seal(data))
         try:
-            native.save(path, overload, types, write)
+            diskcache.write_atomic(path, diskcache.seal(data))
         except OSError as e:   # a full disk, or the directory went away: the entry still runs
             warnings.warn(f"jitgrad: cannot save machine code to {path} ({e})", CacheWarning, stacklevel=4)
 

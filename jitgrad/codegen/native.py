@@ -3,12 +3,12 @@
 A process that finds every kernel it needs in the cache should not pay for Numba: importing it takes
 about 0.2 s and its one-time target setup (lowering registries, scipy for BLAS) 0.3 to 0.45 s here,
 while loading one kernel's machine code takes a few milliseconds. So after Numba compiles a serial
-kernel for some argument types, `save` stores what Numba itself would cache for it: the object code
-of its module (the kernel, its Python wrapper and every helper linked in) and the names of the
-wrapper and of its environment. `load` links that object code into an LLVM execution engine of its
-own (llvmlite), resolving its calls into Numba's C runtime from Numba's extension modules, loaded
-from their files without running Numba's package, and wraps the wrapper as a Python function exactly
-as Numba's dispatcher does (`_dynfunc.make_function`). The wrapper unboxes the arrays in C, releases
+kernel for some argument types, `record` gives what to store, what Numba itself would cache for
+it: the object code of its module (the kernel, its Python wrapper and every helper linked in) and
+the names of the wrapper and of its environment. `load` links that object code into an LLVM
+execution engine of its own (llvmlite), resolving its calls into Numba's C runtime from Numba's
+extension modules, loaded from their files without running Numba's package, and wraps the wrapper
+as a Python function exactly as Numba's dispatcher does (`_dynfunc.make_function`). The wrapper unboxes the arrays in C, releases
 the GIL and reports errors as Numba would.
 
 What this relies on besides public API: the layout of Numba's compiled Python wrappers and the names
@@ -66,22 +66,20 @@ def numba_version() -> str:
     return numba_module("_version").get_versions()["version"]
 
 
-# ---- storing: in the process that compiled the kernel (Numba imported) ---------------------------
+# ---- storing: in the process that compiled the kernel (Numba imported) -----------------------------
 
-def save(path: str, overload, types: tuple, write) -> bool:
-    """Store the serial kernel `overload` (a Numba compile result for argument `types`) at `path` with
-    `write(path, data)`; False when Numba kept no object code for it (e.g. it was loaded from Numba's
-    own cache)."""
+def record(overload, types: tuple) -> bytes | None:
+    """What to store for the serial kernel `overload` (a Numba compile result for argument `types`);
+    None when Numba kept no object code for it (e.g. it was loaded from Numba's own cache)."""
     try:
         obj = overload.library.serialize_using_object_code()[2][0]
     except (RuntimeError, ValueError):
-        return False
+        return None
     fndesc = overload.fndesc
-    record = {"format": FORMAT, "types": repr(types), "wrapper": fndesc.llvm_cpython_wrapper_name,
+    fields = {"format": FORMAT, "types": repr(types), "wrapper": fndesc.llvm_cpython_wrapper_name,
               "env": fndesc.env_name, "name": fndesc.qualname.split(".")[-1], "module": fndesc.modname,
               "object": bytes(obj)}
-    write(path, pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL))
-    return True
+    return pickle.dumps(fields, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 # ---- loading: possibly with no Numba imported ------------------------------------------------------
