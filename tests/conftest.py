@@ -1,5 +1,5 @@
 """Hypothesis profiles: `ci` (the default) is derandomized, so every run tries the same programs and
-Numba's disk cache already holds their kernels; `long` (`--hypothesis-profile=long`) explores new
+the disk cache already holds their kernels; `long` (`--hypothesis-profile=long`) explores new
 programs for local runs. See docs/reliability.md."""
 import os
 

@@ -1,8 +1,8 @@
 """Kernel source -> compiled entry points, cached in process and on disk.
 
 The source (minus its first line, which names the graph) is hashed; the module is written once to
-`<cache dir>/<environment key>/k_<hash>.py` (see `diskcache`), so Numba's on-disk cache and tracebacks
-point at a real file. The cache directory is `$JITGRAD_CACHE_DIR` or `~/.cache/jitgrad`; if it cannot
+`<cache dir>/<environment key>/k_<hash>.py` (see `diskcache`), so Numba's disk cache (of the parallel
+variants) and tracebacks point at a real file. The cache directory is `$JITGRAD_CACHE_DIR` or `~/.cache/jitgrad`; if it cannot
 be written, the module is executed from memory and nothing is cached on disk. Within a process, kernels
 with the same source share one `CompiledKernel`.
 
