@@ -23,6 +23,7 @@ import glob
 import hashlib
 import logging
 import os
+import pickle
 import threading
 import time
 import warnings
@@ -133,7 +134,7 @@ class CompiledKernel:
             return None
         start = time.perf_counter()
         try:
-            fn = native.load(diskcache.unseal(path), types, label)
+            fn = native.load(diskcache.unpickle(path, diskcache.unseal(path)), types, label)
         except (OSError, ValueError, LookupError, CorruptCacheFile) as e:
             warnings.warn(f"jitgrad: stored machine code {path} is unusable ({e}); compiling {label}",
                           CacheWarning, stacklevel=4)
@@ -148,11 +149,11 @@ class CompiledKernel:
 
     def _save_native(self, types: tuple, overload) -> None:
         path = self.native_path(types)
-        data = native.record(overload, types) if path is not None else None
-        if path is None or data is None:
+        record = native.record(overload, types) if path is not None else None
+        if path is None or record is None:
             return
         try:
-            diskcache.write_atomic(path, diskcache.seal(data))
+            diskcache.write_atomic(path, diskcache.seal(pickle.dumps(record, pickle.HIGHEST_PROTOCOL)))
         except OSError as e:   # a full disk, or the directory went away: the entry still runs
             warnings.warn(f"jitgrad: cannot save machine code to {path} ({e})", CacheWarning, stacklevel=4)
 

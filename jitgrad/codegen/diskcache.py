@@ -9,7 +9,8 @@ present under another key, the log names the parts that differ.
 
 Files other than the kernel sources are written `seal`ed (a SHA-256 of the payload precedes it), so a
 truncated or garbled file is detected and recompiled, never loaded: Numba's own index and data files
-(numbacache.py) and the stored machine code of serial kernels (`k_<hash>.<types>.native`, native.py).
+(numbacache.py) and the stored machine code of serial kernels (`k_<hash>.serial-<types>.native`,
+native.py).
 This module imports no Numba: a process that loads every kernel from the cache never imports it.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ import hashlib
 import json
 import logging
 import os
+import pickle
 import platform
 import time
 import warnings
@@ -157,6 +159,15 @@ def unseal(path: str) -> bytes:
     if hashlib.sha256(payload).digest() != raw[len(MAGIC):head]:
         raise CorruptCacheFile(path, "checksum mismatch (truncated or garbled)")
     return payload
+
+
+def unpickle(path: str, payload: bytes):
+    """The object a sealed file's payload pickles; CorruptCacheFile if it does not unpickle (written by
+    an incompatible writer)."""
+    try:
+        return pickle.loads(payload)
+    except Exception as e:
+        raise CorruptCacheFile(path, f"cannot be read ({type(e).__name__}: {e})") from None
 
 
 def describe_types(types) -> str:

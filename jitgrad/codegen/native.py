@@ -25,7 +25,6 @@ import importlib.machinery
 import importlib.util
 import logging
 import os
-import pickle
 import struct
 import sys
 import threading
@@ -68,7 +67,7 @@ def numba_version() -> str:
 
 # ---- storing: in the process that compiled the kernel (Numba imported) -----------------------------
 
-def record(overload, types: tuple) -> bytes | None:
+def record(overload, types: tuple) -> dict | None:
     """What to store for the serial kernel `overload` (a Numba compile result for argument `types`);
     None when Numba kept no object code for it (e.g. it was loaded from Numba's own cache)."""
     try:
@@ -76,10 +75,9 @@ def record(overload, types: tuple) -> bytes | None:
     except (RuntimeError, ValueError):
         return None
     fndesc = overload.fndesc
-    fields = {"format": FORMAT, "types": repr(types), "wrapper": fndesc.llvm_cpython_wrapper_name,
-              "env": fndesc.env_name, "name": fndesc.qualname.split(".")[-1], "module": fndesc.modname,
-              "object": bytes(obj)}
-    return pickle.dumps(fields, protocol=pickle.HIGHEST_PROTOCOL)
+    return {"format": FORMAT, "types": repr(types), "wrapper": fndesc.llvm_cpython_wrapper_name,
+            "env": fndesc.env_name, "name": fndesc.qualname.split(".")[-1], "module": fndesc.modname,
+            "object": bytes(obj)}
 
 
 # ---- loading: possibly with no Numba imported ------------------------------------------------------
@@ -137,13 +135,9 @@ def runtime() -> _Runtime:
         return _runtime
 
 
-def load(payload: bytes, types: tuple, label: str):
-    """The Python function for a stored kernel record (`payload`, checked by the caller) of argument
-    `types`; raises ValueError or LookupError when it cannot be used."""
-    try:
-        record = pickle.loads(payload)
-    except Exception as e:
-        raise ValueError(f"cannot be read ({type(e).__name__}: {e})") from None
+def load(record, types: tuple, label: str):
+    """The Python function for a stored kernel `record` (as `record` made it, read back by the caller)
+    of argument `types`; raises ValueError or LookupError when it cannot be used."""
     if not isinstance(record, dict) or record.get("format") != FORMAT:
         raise ValueError("written in another format")
     if record["types"] != repr(types):

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pickle
 import time
 import warnings
 
 from numba.core.caching import FunctionCache, IndexDataCacheFile
 
-from .diskcache import STATS, CacheWarning, CorruptCacheFile, describe_types, log, seal, unseal
+from .diskcache import STATS, CacheWarning, CorruptCacheFile, describe_types, log, seal, unpickle, unseal
 
 
 class CheckedIndexDataCacheFile(IndexDataCacheFile):
@@ -33,7 +32,7 @@ class CheckedIndexDataCacheFile(IndexDataCacheFile):
         except OSError as e:  # e.g. the directory was replaced or removed: compile, then try to save
             self.miss_reason = f"cannot read {self._index_path} ({e.strerror})"
             return {}
-        version, stamp, overloads = _unpickle(self._index_path, payload)
+        version, stamp, overloads = unpickle(self._index_path, payload)
         if (version, stamp) != (self._version, self._source_stamp):
             self.miss_reason = "stale index (the kernel source file changed since it was cached)"
             return {}
@@ -59,7 +58,7 @@ class CheckedIndexDataCacheFile(IndexDataCacheFile):
         except OSError as e:
             self.miss_reason = f"cannot read data file {path} ({e.strerror})"
             return None
-        saved_key, data = _unpickle(path, payload)
+        saved_key, data = unpickle(path, payload)
         if saved_key != key:
             raise CorruptCacheFile(path, "written for another signature (concurrent writers)")
         return data
@@ -68,12 +67,6 @@ class CheckedIndexDataCacheFile(IndexDataCacheFile):
         with self._open_for_write(self._data_path(name)) as f:
             f.write(seal(self._dump(data)))
 
-
-def _unpickle(path: str, payload: bytes):
-    try:
-        return pickle.loads(payload)
-    except Exception as e:  # a sealed file that still fails: written by an incompatible writer
-        raise CorruptCacheFile(path, f"cannot be read ({type(e).__name__}: {e})") from None
 
 
 class CheckedCache(FunctionCache):
