@@ -78,20 +78,19 @@ class RowRenderer(KernelRenderer):
                 before.append(f"{out}_run = {constructor(r.out.dtype)}({identity(r)})")
                 extreme = "larger" if r.prim.name == "max" else "smaller"
                 body.append(f"{out}_run = {extreme}({out}_run, {src})")
-                after.append(f"{out} = {out}_run")
-                if r.out.index in outputs:
-                    after.append(f"out_{out}[i0] = {out}")
-                continue
-            terms = self.terms(r)
-            if terms == f"{out}_buf":
-                body.append(f"{out}_buf[i1] = {src}")
-            if r.out.index in self.late:                # over both axes
-                after.append(f"acc_{out}[c0, 0, 0] = " + combine.format(f"acc_{out}[c0, 0, 0]",
-                                                                         f"{block}({terms}, n1)"))
-            else:                                       # over the row: usable by the next stage
-                after.append(f"{out} = {constructor(r.out.dtype)}({block}({terms}, n1))")
-                if r.out.index in outputs:
-                    after.append(f"out_{out}[i0] = {out}")
+                value = f"{out}_run"
+            else:
+                terms = self.terms(r)
+                if terms == f"{out}_buf":
+                    body.append(f"{out}_buf[i1] = {src}")
+                if r.out.index in self.late:            # over both axes
+                    after.append(f"acc_{out}[c0, 0, 0] = " + combine.format(f"acc_{out}[c0, 0, 0]",
+                                                                             f"{block}({terms}, n1)"))
+                    continue
+                value = f"{constructor(r.out.dtype)}({block}({terms}, n1))"
+            after.append(f"{out} = {value}")                # over the row: usable by the next stage
+            if r.out.index in outputs:
+                after.append(f"out_{out}[i0] = {out}")
         loop = ["for i1 in range(n1):"] + ["    " + s for s in body] if len(body) > loads else []
         return before + loop + after
 
@@ -101,6 +100,10 @@ class RowRenderer(KernelRenderer):
         not folded from a buffer after it."""
         return (r.prim.name in ("max", "min") and r.inputs[0].dtype.kind == "f"
                 and r.inputs[0].dtype == r.out.dtype and r.out.index not in self.late)
+
+    def row_array(self, v: Value) -> str:
+        """The per-chunk rows of value v, kept for a later stage."""
+        return self.work_array(f"{self.local(v)}_rows", v.dtype, ["chunks0", "n1"])
 
     def terms(self, r) -> str:
         """Where a row's reduction terms are: the row of an input array or the row buffer of a value
@@ -142,8 +145,8 @@ class RowRenderer(KernelRenderer):
         body = [f"{self.local(v)} = in_{self.local(v)}[0]" for v in self.scalars]
         body += self.accumulators(self.late_reductions())
         body += ["for c0 in prange(chunks0):", "    lo0, hi0 = c0 * n0 // chunks0, (c0 + 1) * n0 // chunks0"]
-        scratch = [f"{x}_row = {self.work_array(f'{x}_rows', e.out.dtype, ['chunks0', 'n1'])}[c0]"
-                   for e in self.k.all_eqns() if e.out.index in self.buffered for x in [self.local(e.out)]]
+        scratch = [f"{self.local(e.out)}_row = {self.row_array(e.out)}[c0]" for e in self.k.all_eqns()
+                   if e.out.index in self.buffered]
         scratch += [f"{self.local(r.out)}_buf = {self.row_buffer(r, 'n1')}[c0]"
                     for s in self.group.stages if self.group.is_inner(s) for r in s.reductions
                     if tuple(r.attrs["axes"]) != (0,) and not self.running(r)
