@@ -111,7 +111,6 @@ def function(name: str, dtype: np.dtype):
     return SCALAR[name]
 
 
-
 # ---- block reducers: (combine expression, identity, block function) ------------------------------
 
 @numba.njit(fastmath=REASSOC, **JIT)

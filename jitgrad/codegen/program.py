@@ -47,12 +47,13 @@ class KernelStep:
         self.parallel = total >= PARALLEL_MIN and self.rendered.sizes[0] > 1
         self.args = [(a.role, a.value.index, a.value.shape, a.value.dtype, a.form)
                      for a in self.rendered.args]
-        # the entry's argument types when every array is C-contiguous (launcher-allocated ones always are)
         self.scratch = self.rendered.scratch     # work arrays: (dtype, shape after the chunks)
-        self.array_types = [array_type(dtype, len(form), True, role == "input")
-                            for role, _, _, dtype, form in self.args]
-        self.array_types += [array_type(dtype, 1 + len(shape), True, False) for dtype, shape in self.scratch]
-        self.types = (SIZE,) * (1 + len(self.rendered.sizes)) + tuple(self.array_types)
+        # the entry's argument types when every array is C-contiguous (launcher-allocated ones always are)
+        self.size_types = (SIZE,) * (1 + len(self.rendered.sizes))
+        self.array_types = tuple(array_type(dtype, len(form), True, role == "input")
+                                 for role, _, _, dtype, form in self.args) + tuple(
+            array_type(dtype, 1 + len(shape), True, False) for dtype, shape in self.scratch)
+        self.types = self.size_types + self.array_types
 
     def entry(self):
         """The compiled function for all-C-contiguous arguments (compiled or loaded on first use)."""
@@ -63,7 +64,7 @@ class KernelStep:
 
     def call(self, chunks: int, *arrays):
         """Run the kernel on arrays of any layout (the entry for theirs), work arrays included."""
-        types = self.types[:1 + len(self.rendered.sizes)] + tuple(
+        types = self.size_types + tuple(
             t if a.flags.c_contiguous else (t[0], t[1], "A", t[3]) for t, a in zip(self.array_types, arrays))
         self.compiled.entry(self.parallel, types)(chunks, *self.rendered.sizes, *arrays)
 
