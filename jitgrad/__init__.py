@@ -6,6 +6,7 @@ from . import autograd, errors, nd
 from .ndarray import Context, NDArray, cpu
 from .nd import random
 from .cache import cache_dir
+from .codegen.threads import get_num_threads, set_num_threads
 from .explain import explain
 from .jit import compile, grad, value_and_grad  # noqa: A004  (jitgrad.compile is public)
 from . import init, optim
@@ -15,4 +16,4 @@ _configure_logging()
 
 __version__ = "0.1.0"
 __all__ = ["autograd", "nd", "random", "errors", "NDArray", "Context", "cpu", "compile",
-           "value_and_grad", "grad", "explain", "cache_dir", "init", "optim"]
+           "value_and_grad", "grad", "explain", "cache_dir", "get_num_threads", "set_num_threads", "init", "optim"]

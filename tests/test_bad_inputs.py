@@ -383,8 +383,8 @@ def test_generated_index_arithmetic_is_64_bit():
     (total,) = program([np.broadcast_to(np.float64(1.0), (n,))])
     assert total.tolist() == [float(np.float64(2.0 * n))]
     (step,) = [st for st in program.steps if hasattr(st, "compiled")]
-    ((parallel, types),) = step.compiled.entries
-    assert parallel == step.parallel and types[:2] == ("int64", "int64")  # chunks0, n0: 64-bit sizes
+    (types,) = step.compiled.entries
+    assert step.parallel and types[:5] == ("int64",) * 5  # the chunk range, finish0, n0: 64-bit sizes
     assert math.prod(step.rendered.sizes) == n
 
 

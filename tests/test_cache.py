@@ -44,8 +44,8 @@ def expected(n=7):
 
 
 def run_program(cache_dir, *args, wait=True, **variables):
-    """`variables`: more environment variables, e.g. JITGRAD_NATIVE="0" (Numba's cache for serial
-    kernels too)."""
+    """`variables`: more environment variables, e.g. JITGRAD_NATIVE="0" (Numba's cache for
+    the kernels)."""
     env = dict(os.environ, JITGRAD_CACHE_DIR=str(cache_dir), JITGRAD_LOG="1",
                PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]), **variables)
     proc = subprocess.Popen([sys.executable, "-c", PROGRAM, *map(str, args)], env=env, cwd=ROOT,
@@ -71,7 +71,7 @@ def warm_cache(tmp_path_factory):
     return path, report, err
 
 
-NUMBA_CACHE = {"JITGRAD_NATIVE": "0"}   # serial kernels in Numba's disk cache, not as machine code
+NUMBA_CACHE = {"JITGRAD_NATIVE": "0"}   # kernels in Numba's disk cache, not as machine code
 
 
 @pytest.fixture(scope="module")
@@ -177,7 +177,7 @@ def test_an_unwritable_key_directory_falls_back_to_memory(tmp_path, monkeypatch)
     (tmp_path / diskcache.key_name(diskcache.key_parts())).write_text("a file where the directory goes")
     with pytest.warns(diskcache.CacheWarning, match="cannot write the kernel cache"):
         kernel = jcompile.load(tiny_kernel("unwritable key"))
-    assert kernel.path is None and kernel.serial(1, 2) == 3
+    assert kernel.path is None and kernel.dispatcher(1, 2) == 3
 
 
 # ---- across processes --------------------------------------------------------------------------
@@ -206,7 +206,7 @@ def test_a_new_size_in_a_second_process_loads_too(warm_cache, tmp_path):
 @pytest.mark.parametrize("pattern", ["k_*.py", "k_*.native", "__pycache__/*.nbi", "__pycache__/*.nbc"])
 def test_a_damaged_cache_file_is_detected_with_a_warning(warm_cache, warm_numba_cache, tmp_path, pattern,
                                                          damage):
-    in_numba = pattern.startswith("__pycache__")   # Numba's own files: serial kernels kept there
+    in_numba = pattern.startswith("__pycache__")   # Numba's own files: kernels kept there
     variables = NUMBA_CACHE if in_numba else {}
     path = copy_of(warm_numba_cache if in_numba else warm_cache, tmp_path)
     victim = cache_files(path, pattern)[0]
@@ -237,7 +237,7 @@ def test_a_second_process_loads_machine_code_without_numba(warm_cache, tmp_path)
 
 
 def test_a_file_another_process_reused_for_another_signature_is_not_loaded(tmp_path):
-    index = numbacache.CheckedIndexDataCacheFile(str(tmp_path), "k_x.kernel_serial-1.py311", "stamp")
+    index = numbacache.CheckedIndexDataCacheFile(str(tmp_path), "k_x.kernel-1.py311", "stamp")
     index.save("key A", "code for A")
     assert index.load("key A") == "code for A"
     index._save_data(index._load_index()["key A"], ("key B", "code for B"))  # B's writer won the race
@@ -292,14 +292,14 @@ def test_the_cause_of_a_build_names_what_changed(caplog):
 
 def test_a_failed_save_warns_and_the_compiled_kernel_still_runs(tmp_path, monkeypatch):
     monkeypatch.setenv("JITGRAD_CACHE_DIR", str(tmp_path))
-    monkeypatch.setenv("JITGRAD_NATIVE", "0")     # the serial variant in Numba's cache
+    monkeypatch.setenv("JITGRAD_NATIVE", "0")     # the kernel in Numba's cache
     kernel = jcompile.load(tiny_kernel("failed save"))
     # the cache's __pycache__ replaced by a regular file after the kernel was set up: saving fails
-    pycache = Path(kernel.serial._cache.cache_path)
+    pycache = Path(kernel.dispatcher._cache.cache_path)
     shutil.rmtree(pycache)
     pycache.write_text("")
     with pytest.warns(diskcache.CacheWarning, match="cannot save"):
-        assert kernel.serial(1, 2) == 3
+        assert kernel.dispatcher(1, 2) == 3
 
 
 def test_a_failed_save_of_machine_code_warns_and_the_kernel_still_runs(tmp_path, monkeypatch):
@@ -310,7 +310,7 @@ def test_a_failed_save_of_machine_code_warns_and_the_kernel_still_runs(tmp_path,
         raise OSError(28, "No space left on device")
     monkeypatch.setattr(diskcache, "write_atomic", full_disk)
     with pytest.warns(diskcache.CacheWarning, match="cannot save machine code"):
-        assert kernel.entry(False, types)(1, 2) == 3
+        assert kernel.entry(types)(1, 2) == 3
 
 
 def test_machine_code_stored_for_other_types_is_not_loaded(tmp_path, monkeypatch):
@@ -318,7 +318,7 @@ def test_machine_code_stored_for_other_types_is_not_loaded(tmp_path, monkeypatch
     kernel = jcompile.load(tiny_kernel("other types"))
     ints = (jcompile.SIZE, jcompile.SIZE)
     floats = (jcompile.SIZE, jcompile.array_type("float64", 1, True, True))
-    kernel.entry(False, ints)
+    kernel.entry(ints)
     shutil.copy(kernel.native_path(ints), kernel.native_path(floats))   # as if two names collided
     kernel.entries.clear()
     with pytest.warns(diskcache.CacheWarning, match="written for other argument types"):
@@ -366,9 +366,9 @@ def test_machine_code_loads_in_process_and_is_refused_when_a_symbol_is_missing(t
     kernel = jcompile.load(tiny_kernel("native in process"))
     ints = (jcompile.SIZE, jcompile.SIZE)
     compiles = jcompile.STATS["numba_compiles"]
-    assert kernel.entry(False, ints)(1, 2) == 3 and jcompile.STATS["numba_compiles"] == compiles + 1
+    assert kernel.entry(ints)(1, 2) == 3 and jcompile.STATS["numba_compiles"] == compiles + 1
     loaded = kernel._load_native(ints)           # linked from the file, as another process would
-    assert loaded is not None and loaded is not kernel.entries[(False, ints)] and loaded(20, 22) == 42
+    assert loaded is not None and loaded is not kernel.entries[ints] and loaded(20, 22) == 42
     # LLVM aborts the process on a symbol it cannot resolve: the loader must refuse such code first
     monkeypatch.setattr(jcompile.native, "undefined_symbols", lambda obj: ["jitgrad_no_such_symbol"])
     with pytest.warns(diskcache.CacheWarning, match="unresolved symbols jitgrad_no_such_symbol"):

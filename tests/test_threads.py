@@ -7,6 +7,7 @@ import uuid
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import jitgrad as jg
 from jitgrad import autograd, nd
@@ -132,8 +133,130 @@ def test_concurrent_first_loads_of_a_kernel_module_share_one(tmp_path, monkeypat
               "def kernel(chunks0, n0):\n    return chunks0 * n0\n")
     loaded = in_threads(lambda i: kernel_cache.load(source))
     assert all(k is loaded[0] for k in loaded)
-    assert loaded[0].serial(2, 21) == 42
+    assert loaded[0].dispatcher(2, 21) == 42
     folder = Path(loaded[0].path).parent     # the environment key's directory in the cache
     assert folder.parent == tmp_path
     assert [p.name for p in folder.iterdir() if p.suffix == ".py"] == [f"k_{loaded[0].key}.py"]
     assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]
+
+
+# ---- jitgrad's worker threads: a parallel kernel's chunks ----------------------------------------
+
+def test_parallel_kernels_agree_with_numpy_on_any_thread_count(monkeypatch):
+    """A flat kernel (full sums) and a row kernel (a row max, a column sum) cut into 1, 2 and 3
+    chunks: the worker threads run all but the first, the last call combines the chunks."""
+    from jitgrad.codegen import program as jprogram, threads
+    monkeypatch.setattr(jprogram, "PARALLEL_MIN", 8)
+    run, seen = threads._Pool.run, []
+
+    def counted(pool, entry, chunks, args):
+        seen.append(chunks)
+        return run(pool, entry, chunks, args)
+    monkeypatch.setattr(threads._Pool, "run", counted)
+    rng = np.random.default_rng(5)
+    x, w = rng.uniform(-1, 1, (37, 5)), rng.uniform(-1, 1, (5,))
+    flat = jg.value_and_grad(lambda w, x: nd.sum(nd.tanh(x * w) ** 2))
+    rows = jg.compile(lambda w, x: (nd.max(x * w, axis=1), nd.sum(nd.exp(x * w), axis=0)))
+    expected = (np.sum(np.tanh(x * w) ** 2), np.sum(2 * np.tanh(x * w) * (1 - np.tanh(x * w) ** 2) * x, axis=0),
+                np.max(x * w, axis=1), np.sum(np.exp(x * w), axis=0))
+    before = jg.get_num_threads()
+    try:
+        for count in (1, 2, 3):
+            jg.set_num_threads(count)
+            for _ in range(2):     # traced, then compiled
+                args = nd.array(w, dtype=np.float64), nd.array(x, dtype=np.float64)
+                value, grad = flat(*args)
+                row_max, col_sum = rows(*args)
+            results = [a.asnumpy() for a in (value, grad, row_max, col_sum)]
+            for got, want in zip(results, expected):
+                np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+            assert seen.count(count) >= 2, seen     # the kernels of both ran in `count` chunks
+            seen.clear()
+    finally:
+        jg.set_num_threads(before)
+
+
+def test_concurrent_parallel_calls_each_get_their_result(monkeypatch):
+    """Callers that find the workers busy run their chunks themselves: every result is right."""
+    from jitgrad.codegen import program as jprogram
+    monkeypatch.setattr(jprogram, "PARALLEL_MIN", 8)
+    f = jg.compile(lambda x, s: nd.sum(x * s, axis=0))
+    x = np.arange(600.0).reshape(200, 3)
+
+    def run(i):
+        return f(nd.array(x, dtype=np.float64), nd.array(float(i), dtype=np.float64)).asnumpy()
+    run(1), run(1)
+    results = in_threads(lambda i: [run(i) for _ in range(20)])
+    for i, runs in enumerate(results):
+        for r in runs:
+            np.testing.assert_array_equal(r, x.sum(axis=0) * i)
+
+
+def test_run_chunks_gives_each_worker_one_chunk_then_finishes():
+    from jitgrad.codegen import threads
+    calls, lock = [], threading.Lock()
+
+    def entry(start, stop, chunks, finish, tag):
+        with lock:
+            calls.append((start, stop, chunks, finish, tag, threading.current_thread().name))
+    threads.run_chunks(entry, 3, "t")
+    me = threading.current_thread().name
+    assert sorted(c[:5] for c in calls) == [(0, 1, 3, 0, "t"), (1, 2, 3, 0, "t"), (2, 3, 3, 0, "t"),
+                                            (3, 3, 3, 1, "t")]
+    assert calls[-1][5] == me and {c[5] for c in calls if c[0] in (1, 2)} == {"jitgrad-worker"}
+
+
+def test_busy_workers_leave_the_chunks_to_the_caller():
+    from jitgrad.codegen import threads
+    calls = []
+    with threads._pool.lock:      # another caller holds the workers
+        threads.run_chunks(lambda *a: calls.append(a), 2, "x")
+    assert calls == [(0, 2, 2, 1, "x")]
+
+
+def test_an_error_in_a_worker_reaches_the_caller_and_the_workers_survive_it():
+    from jitgrad.codegen import threads
+
+    def entry(start, stop, chunks, finish):
+        if start == 1 and not finish:
+            raise ZeroDivisionError("chunk 1 failed")
+    with pytest.raises(ZeroDivisionError, match="chunk 1 failed"):
+        threads.run_chunks(entry, 2)
+    done = []
+    threads.run_chunks(lambda *a: done.append(a), 2)
+    assert sorted(done) == [(0, 1, 2, 0), (1, 2, 2, 0), (2, 2, 2, 1)]
+
+
+def test_thread_counts_are_checked(monkeypatch):
+    from jitgrad.codegen import threads
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="set_num_threads: the thread count must be a positive int"):
+            jg.set_num_threads(bad)
+    monkeypatch.setenv("JITGRAD_NUM_THREADS", "3")
+    assert threads._default_threads() == 3
+    for bad in ("0", "two", "-2"):
+        monkeypatch.setenv("JITGRAD_NUM_THREADS", bad)
+        with pytest.raises(ValueError, match="JITGRAD_NUM_THREADS must be a positive integer"):
+            threads._default_threads()
+
+
+def _parallel_sum_in_child(queue):
+    f = jg.compile(lambda x: nd.sum(x * 2.0, axis=0))
+    x = np.arange(600.0).reshape(200, 3)
+    queue.put([f(nd.array(x, dtype=np.float64)).asnumpy().tolist() for _ in range(2)][1])
+
+
+def test_a_forked_child_runs_parallel_kernels(monkeypatch):
+    """The child of a fork has none of its parent's worker threads: it starts its own."""
+    import multiprocessing
+    from jitgrad.codegen import program as jprogram, threads
+    monkeypatch.setattr(jprogram, "PARALLEL_MIN", 8)
+    threads.run_chunks(lambda *a: None, 2)       # the parent's workers exist
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_parallel_sum_in_child, args=(queue,))
+    child.start()
+    result = queue.get(timeout=120)
+    child.join(timeout=60)
+    assert child.exitcode == 0
+    np.testing.assert_array_equal(result, (np.arange(600.0).reshape(200, 3) * 2).sum(axis=0))

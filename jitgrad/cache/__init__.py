@@ -2,8 +2,8 @@
 
 The cache directory holds one subdirectory per environment key (`env-<hash>/`: the versions of jitgrad,
 Python, numpy, Numba and llvmlite, and the CPU; its `key.json` lists them). Each holds the generated kernel
-sources `k_<hash>.py`, the machine code of their serial variants (`*.native`, loaded without Numba) and
-Numba's compiled code for the parallel ones (`__pycache__`). JITGRAD_CACHE_DIR chooses the
+sources `k_<hash>.py` and their machine code (`*.native`, loaded without Numba; with JITGRAD_NATIVE=0,
+Numba's compiled code in `__pycache__` instead). JITGRAD_CACHE_DIR chooses the
 directory; set to the empty string it turns the disk cache off (kernels are then compiled in memory, once per
 process), and so does a directory that cannot be written (with a warning).
 """
@@ -65,7 +65,7 @@ def info() -> str:
     kernels = sum(1 for f in files if os.path.basename(f).startswith("k_") and f.endswith(".py"))
     native = sum(1 for f in files if f.endswith(".native"))
     size = sum(os.path.getsize(f) for f in files)
-    lines.append(f"  {kernels} kernel sources, {native} stored serial kernels (machine code), "
+    lines.append(f"  {kernels} kernel sources, {native} stored kernels (machine code), "
                  f"{len(files)} files, {size / 1e6:.1f} MB")
     for key in keys(path):
         try:

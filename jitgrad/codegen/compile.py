@@ -1,16 +1,15 @@
 """Kernel source -> compiled entry points, cached in process and on disk.
 
 The source (minus its first line, which names the graph) is hashed; the module is written once to
-`<cache dir>/<environment key>/k_<hash>.py` (see `diskcache`), so Numba's disk cache (of the parallel
-variants) and tracebacks point at a real file. The cache directory is `$JITGRAD_CACHE_DIR` or `~/.cache/jitgrad`; if it cannot
+`<cache dir>/<environment key>/k_<hash>.py` (see `diskcache`), so Numba's disk cache (where machine
+code is not stored, see native_enabled) and tracebacks point at a real file. The cache directory is `$JITGRAD_CACHE_DIR` or `~/.cache/jitgrad`; if it cannot
 be written, the module is executed from memory and nothing is cached on disk. Within a process, kernels
 with the same source share one `CompiledKernel`.
 
-A kernel is called through an **entry**: the compiled function for one variant (serial or parallel)
-and one tuple of argument types (`array_type`, `SIZE`). Programs know their kernels' argument types
+A kernel is called through an **entry**: the compiled function for one tuple of argument types (`array_type`, `SIZE`). Programs know their kernels' argument types
 when they are built, so they call entries directly, with no per-call type dispatch. An entry comes,
-lazily on its first use, from memory, else for a serial one from its stored machine code
-(`k_<hash>.serial-<types>.native`, loaded by native.py without importing Numba), else from Numba
+lazily on its first use, from memory, else from its stored machine code
+(`k_<hash>.<types>.native`, loaded by native.py without importing Numba), else from Numba
 (numbajit.py: its own disk cache or a compile), which then stores the machine code for the next
 process. `STATS` counts compiles and disk loads; both are logged on the "jitgrad" logger with their
 duration, and a compile with its cause (set by the program that first runs the kernel) and why the
@@ -40,7 +39,7 @@ if TYPE_CHECKING:
     from .numbajit import Dispatchers
 
 log = logging.getLogger("jitgrad")
-SIZE = "int64"                      # the type of chunks0 and the sizes n0, n1, ...
+SIZE = "int64"                      # the type of the chunk range, finish0 and the sizes n0, n1, ...
 _cause = threading.local()          # why the kernel running on this thread is being compiled
 
 
@@ -66,36 +65,35 @@ def current_cause() -> str:
 
 
 def native_enabled() -> bool:
-    """Whether serial kernels are cached as machine code (native.py) rather than in Numba's disk cache
+    """Whether kernels are cached as machine code (native.py) rather than in Numba's disk cache
     (`JITGRAD_NATIVE=0` chooses Numba's; so does a platform native.py does not support)."""
     return native.SUPPORTED and os.environ.get("JITGRAD_NATIVE") != "0"
 
 
 class CompiledKernel:
-    """One kernel source: its file in the cache, and its entries by (parallel, argument types)."""
+    """One kernel source: its file in the cache, and its entries by argument types."""
 
     def __init__(self, source: str, key: str, path: str | None, first_miss: str | None):
         self.source, self.key, self.path = source, key, path
         self.first_miss = first_miss       # why the source was not on disk yet, if it was not
         self.entries: dict[tuple, object] = {}
-        self.miss_reason: str | None = None   # why the last serial entry was not on disk
+        self.miss_reason: str | None = None   # why the last entry was not on disk
         self._numba: Dispatchers | None = None   # made on first need
 
-    def entry(self, parallel: bool, types: tuple):
-        fn = self.entries.get((parallel, types))
+    def entry(self, types: tuple):
+        fn = self.entries.get(types)
         if fn is None:
             with _loading:
-                fn = self.entries.get((parallel, types)) or self._resolve(parallel, types)
+                fn = self.entries.get(types) or self._resolve(types)
         return fn
 
-    def _resolve(self, parallel: bool, types: tuple):
-        fn = None if parallel else self._load_native(types)
+    def _resolve(self, types: tuple):
+        fn = self._load_native(types)
         if fn is None:
-            overload = self.numba().compile(parallel, types)
+            overload = self.numba().compile(types)
             fn = overload.entry_point
-            if not parallel:
-                self._save_native(types, overload)
-        self.entries[(parallel, types)] = fn
+            self._save_native(types, overload)
+        self.entries[types] = fn
         return fn
 
     def numba(self):
@@ -106,29 +104,25 @@ class CompiledKernel:
         return self._numba
 
     @property
-    def serial(self):
-        return self.numba().serial
+    def dispatcher(self):
+        return self.numba().dispatcher
 
-    @property
-    def parallel(self):
-        return self.numba().parallel
-
-    # ---- stored machine code of serial entries ---------------------------------------------------
+    # ---- stored machine code of entries ---------------------------------------------------------
     def native_path(self, types: tuple) -> str | None:
         if self.path is None or not native_enabled():
             return None
         digest = hashlib.sha256(repr(types).encode()).hexdigest()[:12]
-        return f"{self.path[:-3]}.serial-{digest}.native"
+        return f"{self.path[:-3]}.{digest}.native"
 
     def _load_native(self, types: tuple):
         path = self.native_path(types)
         if path is None or self.path is None:
             return None
-        label = f"k_{self.key}.kernel_serial({describe_types(types)})"
+        label = f"k_{self.key}.kernel({describe_types(types)})"
         if not os.path.exists(path):
             self.miss_reason = self.first_miss or (
                 "new argument types (dtype or layout) for a cached kernel"
-                if glob.glob(glob.escape(self.path[:-3]) + ".serial-*.native")
+                if glob.glob(glob.escape(self.path[:-3]) + ".*.native")
                 else "not in the disk cache")
             log.info("jitgrad: disk cache miss for %s: %s", label, self.miss_reason)
             return None

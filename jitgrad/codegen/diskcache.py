@@ -9,8 +9,7 @@ present under another key, the log names the parts that differ.
 
 Files other than the kernel sources are written `seal`ed (a SHA-256 of the payload precedes it), so a
 truncated or garbled file is detected and recompiled, never loaded: Numba's own index and data files
-(numbacache.py) and the stored machine code of serial kernels (`k_<hash>.serial-<types>.native`,
-native.py).
+(numbacache.py) and the stored machine code of kernels (`k_<hash>.<types>.native`, native.py).
 This module imports no Numba: a process that loads every kernel from the cache never imports it.
 """
 from __future__ import annotations

@@ -8,7 +8,7 @@ steps is known when it is built. `launcher(program)` writes them out as straight
         v8 = r8()
         w0_0 = np.empty((1, 1), e0_0)
         if v0.flags.c_contiguous and v1.flags.c_contiguous:
-            k0(1, 16, v0, v1, v2, v3, v7, v8, w0_0)
+            k0(0, 1, 1, 1, 16, v0, v1, v2, v3, v7, v8, w0_0)
         else:
             s0(1, v0, v1, v2, v3, v7, v8, w0_0)
         v9 = asarray(f1(v7, **a1))
@@ -16,7 +16,8 @@ steps is known when it is built. `launcher(program)` writes them out as straight
 
 which costs a few hundred nanoseconds where walking the steps' argument lists cost microseconds
 (measured: the cached call of W1 at 16 elements). `k0` is the kernel's entry for C-contiguous
-arguments, called with no type dispatch (compile.py); inputs of more than one element are checked,
+arguments, called with no type dispatch (compile.py) over its one chunk, finishing (render.py; a
+parallel step hands `k0` and its thread count of chunks to threads.run_chunks); inputs of more than one element are checked,
 since a view may be strided, and take the step's any-layout call `s0` if one is not. `w0_0` is a work
 array of the kernel (an accumulator with one row per chunk, see render.work_array). Large arrays come
 from the program's recyclers (`r8`, see buffers.py). Calls that pass output buffers take the general
@@ -28,9 +29,11 @@ import math
 
 import numpy as np
 
+from .threads import get_num_threads, run_chunks
+
 
 def launcher(program):
-    names: dict = {"np": np, "asarray": np.asarray, "threads": threads}
+    names: dict = {"np": np, "asarray": np.asarray, "threads": get_num_threads, "run_chunks": run_chunks}
     inputs = [f"v{v.index}" for v in program.graph.inputs]
     lines = [f"def launch({', '.join(inputs)}):"]
     for index, data in program.literals.items():
@@ -72,7 +75,9 @@ def _kernel(i: int, step, names: dict, program) -> list[str]:
     names[f"k{i}"] = _FirstCall(step, names, f"k{i}")
     names[f"s{i}"] = step.call
     args = ", ".join(call)
-    fast = f"k{i}({chunks}, {', '.join(str(n) for n in step.rendered.sizes)}, {args})"
+    sizes = ", ".join(str(n) for n in step.rendered.sizes)
+    fast = (f"run_chunks(k{i}, {chunks}, {sizes}, {args})" if step.parallel
+            else f"k{i}(0, 1, 1, 1, {sizes}, {args})")
     if not checked:
         return lines + [fast]
     test = " and ".join(f"{a}.flags.c_contiguous" for a in checked)
@@ -87,15 +92,12 @@ class _FirstCall:
         self.step, self.names, self.name = step, names, name
 
     def __call__(self, *args):
+        return self.resolve()(*args)
+
+    def resolve(self):
+        """The entry, in the calling thread (run_chunks resolves it before its workers start)."""
         entry = self.names[self.name] = self.step.entry()
-        return entry(*args)
-
-
-def threads() -> int:
-    """The thread count for a parallel kernel's chunks (parallel entries come from Numba, so it is
-    imported by the time this runs)."""
-    from numba import get_num_threads
-    return get_num_threads()
+        return entry
 
 
 def _fallback(i: int, step, names: dict) -> list[str]:

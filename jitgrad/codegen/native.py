@@ -1,8 +1,8 @@
-"""Machine code of serial kernels stored on disk and loaded without Numba.
+"""Machine code of kernels stored on disk and loaded without Numba.
 
 A process that finds every kernel it needs in the cache should not pay for Numba: importing it takes
 about 0.2 s and its one-time target setup (lowering registries, scipy for BLAS) 0.3 to 0.45 s here,
-while loading one kernel's machine code takes a few milliseconds. So after Numba compiles a serial
+while loading one kernel's machine code takes a few milliseconds. So after Numba compiles a
 kernel for some argument types, `record` gives what to store, what Numba itself would cache for
 it: the object code of its module (the kernel, its Python wrapper and every helper linked in) and
 the names of the wrapper and of its environment. `load` links that object code into an LLVM
@@ -14,8 +14,7 @@ the GIL and reports errors as Numba would.
 What this relies on besides public API: the layout of Numba's compiled Python wrappers and the names
 of its runtime symbols. Both are fixed by the Numba version, which is part of the cache key, and any
 file that fails a check (checksum, an unresolvable symbol, a missing extension) is not loaded: the
-kernel then compiles through Numba. Linux (ELF objects) only; parallel kernels always go through
-Numba (their threading layer is started by it).
+kernel then compiles through Numba. Linux (ELF objects) only.
 """
 from __future__ import annotations
 

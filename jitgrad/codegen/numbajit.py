@@ -2,9 +2,9 @@
 
 Imported only when some entry is not in memory or stored as machine code (compile.py): importing Numba
 and its first compile cost a few tenths of a second. The module is imported from its file in the cache
-(or executed from memory without one); the serial and parallel variants are two dispatchers of the
-same function under two names. The parallel one has the checked disk cache of numbacache.py; so has
-the serial one where its machine code cannot be stored instead (compile.native_enabled).
+(or executed from memory without one). Its dispatcher has the checked disk cache of numbacache.py
+where the kernel's machine code cannot be stored instead (compile.native_enabled). Compiled `nogil`:
+a parallel kernel's chunks run on several threads at once (threads.py).
 """
 from __future__ import annotations
 
@@ -38,17 +38,14 @@ class Dispatchers:
             module = pytypes.ModuleType(name)
             sys.modules[name] = module
             exec(compile(kernel.source, f"<jitgrad kernel {kernel.key}>", "exec"), module.__dict__)
-        self.serial = numba.njit(**JIT)(_renamed(module.kernel, "kernel_serial"))
-        self.parallel = numba.njit(parallel=True, **JIT)(_renamed(module.kernel, "kernel_parallel"))
-        self.serial.jitgrad_kernel = kernel   # its miss_reason: why a serial entry was not on disk
-        if kernel.path is not None:   # serial entries are stored as machine code where they can be
-            for dispatcher in (self.parallel,) if native_enabled() else (self.serial, self.parallel):
-                numbacache.enable(dispatcher, f"k_{kernel.key}.{dispatcher.py_func.__name__}",
-                                  kernel.first_miss)
+        self.dispatcher = dispatcher = numba.njit(**JIT)(module.kernel)
+        dispatcher.jitgrad_kernel = kernel   # its miss_reason: why an entry was not on disk
+        if kernel.path is not None and not native_enabled():   # else entries are stored as machine code
+            numbacache.enable(dispatcher, f"k_{kernel.key}.kernel", kernel.first_miss)
 
-    def compile(self, parallel: bool, types: tuple):
+    def compile(self, types: tuple):
         """Numba's compile result (from its disk cache or compiled) for these argument types."""
-        dispatcher = self.parallel if parallel else self.serial
+        dispatcher = self.dispatcher
         numbacache.setup(dispatcher.targetctx)
         signature = tuple(numba_type(t) for t in types)
         dispatcher.compile(signature)
@@ -61,14 +58,6 @@ def numba_type(t):
     dtype, ndim, layout, read_only = t
     return nt.Array(numba.from_dtype(np.dtype(dtype)), ndim, layout, readonly=read_only,
                     aligned=not read_only)
-
-
-def _renamed(fn, name: str):
-    """A copy of `fn` named `name`: Numba's disk cache is keyed by the function's name and signature, not by
-    its flags, so the serial and parallel compiles of one function need two names."""
-    copy = pytypes.FunctionType(fn.__code__, fn.__globals__, name, fn.__defaults__, fn.__closure__)
-    copy.__qualname__ = name
-    return copy
 
 
 class CompileLogger(event.Listener):

@@ -4,11 +4,10 @@ in order (through the straight-line launcher of launch.py).
 `build_program(graph, name)` returns a `Program`; calling it with numpy arrays (matching `graph.inputs`,
 any layout) returns the outputs, exactly the shapes and dtypes of `graph.outputs`. `out_buffers` maps an
 output position to a preallocated array the program writes into instead of allocating (gradients go
-straight into `.grad` buffers this way). Kernels run their serial variant below `PARALLEL_MIN` elements
-and the prange variant above (threads cost more than they save on small arrays). Measured on this VM: at
-1e5 elements serial wins; above ~3e5 two threads win when the OpenMP workers wake promptly, but with
-libgomp's default wait policy a parallel call here often stalls ~8 ms waiting for the second worker
-(OMP_WAIT_POLICY=passive avoids the stall); `JITGRAD_PARALLEL_MIN` overrides the threshold.
+straight into `.grad` buffers this way). Kernels run serially below `PARALLEL_MIN` elements and in
+chunks on jitgrad's threads above (threads.py; threads cost more than they save on small arrays).
+Measured on this VM (a sum in two chunks): at 1e5 elements serial wins, at 3e5 two threads do (172 us
+against 248); `JITGRAD_PARALLEL_MIN` overrides the threshold.
 """
 from __future__ import annotations
 
@@ -23,16 +22,12 @@ from ..passes.simplify import simplify
 from ..passes.rows import RowKernel, group_rows
 from .buffers import Recycler, recyclable
 from .compile import SIZE, array_type, compile_cause, load, log
-from .launch import launcher, threads
+from .launch import launcher
+from .threads import get_num_threads, run_chunks
 from .render import render_kernel
 from .rows import render_rows
 
 PARALLEL_MIN = int(os.environ.get("JITGRAD_PARALLEL_MIN", 1 << 17))  # elements; see the module doc
-# OpenMP workers that spin on a busy, shared 2-core VM stall a parallel call for ~6 ms; passive
-# workers sleep (measured: W1 value+grad at 1e6, back to back: 0.55 ms median against 0.84 ms
-# active; called every 20 ms: 1.5 ms against 5.8 ms). It must be set before libgomp starts, i.e.
-# before the first parallel call; a policy the user set is left alone.
-os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 
 class KernelStep:
@@ -48,8 +43,9 @@ class KernelStep:
         self.args = [(a.role, a.value.index, a.value.shape, a.value.dtype, a.form)
                      for a in self.rendered.args]
         self.scratch = self.rendered.scratch     # work arrays: (dtype, shape after the chunks)
-        # the entry's argument types when every array is C-contiguous (launcher-allocated ones always are)
-        self.size_types = (SIZE,) * (1 + len(self.rendered.sizes))
+        # the entry's argument types when every array is C-contiguous (launcher-allocated ones always are):
+        # start0, stop0, chunks0, finish0, the sizes, the arrays
+        self.size_types = (SIZE,) * (4 + len(self.rendered.sizes))
         self.array_types = tuple(array_type(dtype, len(form), True, role == "input")
                                  for role, _, _, dtype, form in self.args) + tuple(
             array_type(dtype, 1 + len(shape), True, False) for dtype, shape in self.scratch)
@@ -57,16 +53,17 @@ class KernelStep:
 
     def entry(self):
         """The compiled function for all-C-contiguous arguments (compiled or loaded on first use)."""
-        return self.compiled.entry(self.parallel, self.types)
+        return self.compiled.entry(self.types)
 
     def work_arrays(self, chunks: int) -> list:
         return [np.empty((chunks, *shape), dtype) for dtype, shape in self.scratch]
 
     def call(self, chunks: int, *arrays):
-        """Run the kernel on arrays of any layout (the entry for theirs), work arrays included."""
+        """Run the kernel in `chunks` chunks on arrays of any layout (the entry for theirs), work arrays
+        included."""
         types = self.size_types + tuple(
             t if a.flags.c_contiguous else (t[0], t[1], "A", t[3]) for t, a in zip(self.array_types, arrays))
-        self.compiled.entry(self.parallel, types)(chunks, *self.rendered.sizes, *arrays)
+        run_chunks(self.compiled.entry(types), chunks, *self.rendered.sizes, *arrays)
 
     def run(self, env: dict, buffers: dict, recyclers: dict):
         call, copies = [], []
@@ -89,7 +86,7 @@ class KernelStep:
                 tmp = np.empty(form, dtype)
                 copies.append((out, tmp))
                 call.append(tmp)
-        chunks = threads() if self.parallel else 1
+        chunks = get_num_threads() if self.parallel else 1
         self.call(chunks, *call, *self.work_arrays(chunks))
         for out, tmp in copies:
             np.copyto(out, tmp.reshape(out.shape))

@@ -1,10 +1,10 @@
 """Render a fused kernel (passes.fusion.Kernel) to readable Python source for Numba.
 
-Each kernel becomes a module with one function, `kernel(chunks0, n0, ..., inputs, outputs)`: it splits the
-outermost range into `chunks0` chunks (`prange`), runs the loop nest over each, accumulating reductions into
-row `c0` of their accumulators, and combines the rows into the outputs. compile.load compiles it lazily in two
-variants: serial (Numba runs `prange` as `range`; called with chunks0 = 1) and parallel (chunks0 = the thread
-count, an argument: calling get_num_threads inside defeats caching). One function, not a chain of jitted
+Each kernel becomes a module with one function, `kernel(start0, stop0, chunks0, finish0, n0, ..., inputs,
+outputs)`: the outermost range is cut into `chunks0` chunks, and a call runs the loop nest over chunks
+`start0` to `stop0`, accumulating reductions into row `c0` of their accumulators; the call with `finish0`
+set combines the rows into the outputs. A serial run is one call (0, 1, 1, 1); a parallel one runs its
+chunks on jitgrad's threads (threads.py) and then finishes. One function, not a chain of jitted
 calls: every jitted callee is typed, optimized and emitted on its own and again inside each caller it is
 linked into, which made the first compile of a kernel 1.5 to 2 times slower. The first line names the graph
 and the kernel; the rest depends only on the structure, so it is what the compile cache is keyed on.
@@ -41,7 +41,7 @@ from ..passes.rows import RowKernel
 from .catalog import CACHE_TAG, REDUCERS, accumulator_dtype, function_source
 
 BLOCK = 4096
-RESERVED = set(keyword.kwlist) | set(dir(builtins)) | {"np", "prange"}
+RESERVED = set(keyword.kwlist) | set(dir(builtins)) | {"np"}
 CALL = re.compile(r"\b([a-z][a-z0-9_]*)\(")
 SHORT = {"float32": "f32", "float64": "f64", "int32": "i32", "int64": "i64", "int8": "i8",
          "uint8": "u8", "bool": "b"}
@@ -214,15 +214,26 @@ class KernelRenderer:
         return body
 
     def accumulators(self, reductions) -> list[str]:
-        """Per-chunk accumulators (work arrays) set to the identity by loops, not np.full (and no
-        reshape or min): Numba compiles each numpy function once per process (see work_array)."""
+        """Chunk c0's rows of the accumulators (work arrays) set to the identity, by loops, not np.full:
+        Numba compiles each numpy function once per process (see work_array)."""
         lines = []
         for r in reductions:
             dims = self.accumulator_dims(r)
             acc = self.work_array(f"acc_{self.local(r.out)}", accumulator_dtype(r.inputs[0].dtype), dims)
-            loops, index, pad = nested_loops(acc, range(len(dims)))
-            lines += [*loops, f"{pad}{acc}[{index}] = {identity(r)}"]
+            loops, index, pad = nested_loops(acc, range(1, len(dims)))
+            lines += [*loops, f"{pad}{acc}[c0, {index}] = {identity(r)}"]
         return lines
+
+    def chunk_loop(self, reductions) -> list[str]:
+        """The loop over this call's chunks, start0 to stop0 of chunks0 (rows lo0 to hi0 of dimension
+        0 each); each chunk starts its accumulator rows at the identity."""
+        return (["for c0 in range(start0, stop0):", "    lo0, hi0 = c0 * n0 // chunks0, (c0 + 1) * n0 // chunks0"]
+                + ["    " + s for s in self.accumulators(reductions)])
+
+    def finish(self, pairs) -> list[str]:
+        """The combine of the accumulators, in the call with finish0 set (after every chunk ran)."""
+        combine = self.combine_accumulators(pairs)
+        return ["if finish0:"] + ["    " + s for s in combine] if combine else []
 
     def render(self) -> RenderedKernel:
         k = self.k
@@ -230,17 +241,16 @@ class KernelRenderer:
         ins = [f"in_{self.local(v)}" for v in self.scalars + self.arrays]
         outs = [f"out_{self.local(v)}" for v in k.outputs] + [f"out_{self.local(r.out)}" for r in k.reductions]
         body = [f"{self.local(v)} = in_{self.local(v)}[0]" for v in self.scalars]
-        body += self.accumulators(k.reductions)
-        body += ["for c0 in prange(chunks0):", "    lo0, hi0 = c0 * n0 // chunks0, (c0 + 1) * n0 // chunks0"]
+        body += self.chunk_loop(k.reductions)
         body += ["    " + s for s in (self.flat_range() if self.flat else self.nd_range())]
-        body += self.combine_accumulators(zip(k.reductions, outs[len(k.outputs):], strict=True))
+        body += self.finish(zip(k.reductions, outs[len(k.outputs):], strict=True))
         return self.module(sizes, ins, outs, body)
 
     def module(self, sizes, ins, outs, body) -> RenderedKernel:
         lines = self.header()
         lines += [f"{alias} = {lookup}" for alias, lookup in sorted(self.calls.items())]
         work = [name for name, _, _ in self.scratch]
-        lines += ["", "", f"def kernel(chunks0, {', '.join([*sizes, *ins, *outs, *work])}):"]
+        lines += ["", "", f"def kernel(start0, stop0, chunks0, finish0, {', '.join([*sizes, *ins, *outs, *work])}):"]
         lines += ["    " + s for s in body]
         return RenderedKernel(self.kname, "\n".join(lines) + "\n", self.flat, self.size_values(),
                               self.arguments(), [(dtype, shape) for _, dtype, shape in self.scratch])
@@ -268,7 +278,7 @@ class KernelRenderer:
                 + [f"# reads {' '.join(self.local(v) for v in self.k.inputs) or '-'}; writes "
                    f"{' '.join(self.local(v) for v in self.written())}",
                    f"# scalar math from {', '.join(math_from) or '-'}; {CACHE_TAG}",
-                   "import numpy as np", "from numba import prange",
+                   "import numpy as np",
                    "from jitgrad.codegen.helpers import (function, maximum, minimum, larger, smaller, sum_block,",
                    "                                     prod_block, max_block, min_block)",
                    "", f"BLOCK = {BLOCK}"])

@@ -143,8 +143,7 @@ class RowRenderer(KernelRenderer):
         ins = [f"in_{self.local(v)}" for v in self.scalars + self.arrays]
         outs = [f"out_{self.local(v)}" for v in self.k.outputs]
         body = [f"{self.local(v)} = in_{self.local(v)}[0]" for v in self.scalars]
-        body += self.accumulators(self.late_reductions())
-        body += ["for c0 in prange(chunks0):", "    lo0, hi0 = c0 * n0 // chunks0, (c0 + 1) * n0 // chunks0"]
+        body += self.chunk_loop(self.late_reductions())
         scratch = [f"{self.local(e.out)}_row = {self.row_array(e.out)}[c0]" for e in self.k.all_eqns()
                    if e.out.index in self.buffered]
         scratch += [f"{self.local(r.out)}_buf = {self.row_buffer(r, 'n1')}[c0]"
@@ -156,7 +155,7 @@ class RowRenderer(KernelRenderer):
             row += self.inner_stage(i, stage) if self.group.is_inner(stage) else self.row_stage(stage)
         body += ["    " + s for s in scratch + ["for i0 in range(lo0, hi0):"] + ["    " + s for s in row]]
         index = {v.index: f"out_{self.local(v)}" for v in self.k.outputs}
-        body += self.combine_accumulators((r, index[r.out.index]) for r in self.late_reductions())
+        body += self.finish((r, index[r.out.index]) for r in self.late_reductions())
         return self.module(("n0", "n1"), ins, outs, body)
 
     # ---- how the program calls it ------------------------------------------------------------
