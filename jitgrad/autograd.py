@@ -126,6 +126,8 @@ def backward(heads: NDArray | Sequence[NDArray],
         retain_graph: keep the graph, so that backward can run through it again.
         train_mode: the training flag while the gradients are computed.
     """
+    if head_grads is None and not retain_graph and isinstance(heads, NDArray) and _stored_unit_grads(heads):
+        return
     roots = _roots(heads, head_grads)
     order = _toposort([entry for entry, _, _ in roots])
     wanted = {e for e in order if isinstance(e, Variable) and e.req != "null"}
@@ -135,9 +137,31 @@ def backward(heads: NDArray | Sequence[NDArray],
         cts = _run(roots, order, wanted, create_graph=False, train_mode=train_mode)
         for var in order:
             if isinstance(var, Variable) and var.req != "null":
-                _store(var, cts.get(var), offered)
+                ct = cts.get(var)
+                _store(var, None if ct is None else ct[0]._data, offered)
     if not retain_graph:
         _free(order)
+
+
+def _stored_unit_grads(head: NDArray) -> bool:
+    """The backward of a loss that one compiled call computed from variables, at head gradient 1:
+    the call's forward program computed these gradients already (tape.CompiledBackward), so they
+    are stored and the graph freed, with no walk (which gives the same, in about three times the
+    time of a small cached call). False, doing nothing, for any other head."""
+    node = head._entry
+    unit = getattr(node.fn, "unit_gradients", None) if type(node) is Node and not node.freed else None
+    grads = unit(head._index) if unit is not None else None
+    if grads is None:
+        return False
+    variables = [p[0] for p in node.parents]
+    if not all(type(v) is Variable and v.req != "null" for v in variables) \
+            or len({id(v) for v in variables}) != len(variables):
+        return False
+    offered = {id(g) for g in node.fn.adoptable(grads)} if EXACT_REFCOUNTS else None
+    for var, g in zip(variables, grads):
+        _store(var, g, offered)
+    node.free()
+    return True
 
 
 def grad(heads: NDArray | Sequence[NDArray], variables: NDArray | Sequence[NDArray],
@@ -305,14 +329,15 @@ def _accumulate(cts: dict, entry, index: int, ct: NDArray) -> None:
 
 
 def _store(var: Variable, ct, offered=None) -> None:
-    """Write or add a variable's cotangent into its buffer; a 'write' variable with no path gets 0."""
+    """Write or add a variable's cotangent (an array) into its buffer; a 'write' variable with no path
+    (ct None) gets 0."""
     if var.req == "write":
         if ct is None:
             var.grad[...] = 0
-        elif not (offered and _adopt(var, ct[0]._data, offered)):
-            var.grad[...] = ct[0]._data
+        elif not (offered and _adopt(var, ct, offered)):
+            var.grad[...] = ct
     elif ct is not None:
-        var.grad += ct[0]._data
+        var.grad += ct
     var.fresh = True
 
 

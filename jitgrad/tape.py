@@ -145,6 +145,19 @@ class CompiledBackward:
         roots = [(live(o._entry), o._index, g) for o, g in zip(outs, out_grads) if live(o._entry)]
         return autograd.gradients(roots, self.diff, True, STATE.training)[0]
 
+    def unit_gradients(self, index: int) -> list | None:
+        """The gradients at cotangent 1 of output `index` for a backward from it alone, or None when
+        there are none to give (the engine's general walk then runs this node's backward)."""
+        info = self.info
+        if info.unit_grad_keys is None or self.retained or info.ct_keys[index] is None:
+            return None
+        return self.residuals
+
+    def adoptable(self, grads: list) -> list:
+        """The gradients a variable may take as its .grad buffer (autograd._adopt): large ones this
+        call's program allocated."""
+        return [g for g, f in zip(grads, self.fresh) if f and g.nbytes >= ADOPT_MIN_BYTES]
+
     def backward(self, *out_grads):
         info = self.info
         cts = [g._data for g, k in zip(out_grads, info.ct_keys) if k is not None]
@@ -154,8 +167,7 @@ class CompiledBackward:
             self.retained = True    # a second backward (retain_graph) gets arrays of its own
             if ct.item() == 1:            # one element: unit_cotangent admits no other
                 if grads is self.residuals:   # first use: a freed graph needs them no more
-                    autograd.offer_buffers([g for g, f in zip(grads, self.fresh)
-                                            if f and g.nbytes >= ADOPT_MIN_BYTES])
+                    autograd.offer_buffers(self.adoptable(grads))
                 return [NDArray(g) for g in grads]
             return [NDArray(np.multiply(g, ct.reshape(()), dtype=g.dtype)) for g in grads]
         arrays = self.residuals + cts

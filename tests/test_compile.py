@@ -127,6 +127,60 @@ def test_record_backward_matches_eager(backend):
     assert loss.cache_info()["hits"] == 2
 
 
+def test_a_loss_backward_stores_the_gradients_its_call_computed(backend, monkeypatch):
+    """backward() of a compiled loss stores the gradients its forward program computed, without the
+    engine's walk: the same results as the walk (forced here by an explicit head gradient), for
+    'write' and 'add' variables; the graph is freed after either."""
+    loss = jg.compile(elementwise_loss, backend=backend)
+    x, y = data()
+    _, (want_w, want_b) = eager_grads(elementwise_loss, [nd.array([0.5], dtype="float64"),
+                                                         nd.array([0.1], dtype="float64"),
+                                                         x.astype("float64"), y.astype("float64")], (0, 1))
+    results, walks, toposort = {}, {"stored": 0, "walked": 0}, autograd._toposort
+    for how in ("stored", "walked"):
+        def counted(*args, **kwargs):
+            walks[how] += 1
+            return toposort(*args, **kwargs)
+        monkeypatch.setattr(autograd, "_toposort", counted)
+        w, b = nd.array([0.5], dtype="float64"), nd.array([0.1], dtype="float64")
+        w.attach_grad()
+        b.attach_grad("add")
+        xs, ys = x.astype("float64"), y.astype("float64")
+        for _ in range(3):
+            with autograd.record():
+                value = loss(w, b, xs, ys)
+            value.backward(None if how == "stored" else nd.ones_like(value))
+            with pytest.raises(jg.errors.AutogradError):
+                value.backward()
+        results[how] = (w.grad.asnumpy(), b.grad.asnumpy())
+    np.testing.assert_array_equal(results["stored"][0], results["walked"][0])
+    np.testing.assert_array_equal(results["stored"][1], results["walked"][1])
+    close(results["stored"][0], want_w, rtol=1e-12)
+    close(results["stored"][1], 3 * want_b, rtol=1e-12)     # 'add': three backwards
+    assert walks["stored"] < walks["walked"] == 3   # stored from the first compiled call on
+
+
+def test_a_loss_backward_through_one_variable_twice_or_a_null_one_walks_the_tape(backend):
+    loss = jg.compile(lambda a, b: nd.sum(nd.tanh(a * b) * a), backend=backend)
+    w = nd.array([0.25, -0.5], dtype="float64")
+    w.attach_grad()
+    for _ in range(3):
+        with autograd.record():
+            value = loss(w, w)            # one variable in two places: its gradients add up
+        value.backward()
+        t = np.tanh(w.asnumpy() ** 2)
+        close(w.grad, t + 2 * w.asnumpy() ** 2 * (1 - t ** 2), rtol=1e-12)
+    v = nd.array([1.0, 2.0], dtype="float64")
+    v.attach_grad("null")
+    for _ in range(3):
+        with autograd.record():
+            value = loss(w, v)
+        value.backward()
+        t = np.tanh(w.asnumpy() * v.asnumpy())
+        close(w.grad, t + w.asnumpy() * v.asnumpy() * (1 - t ** 2), rtol=1e-12)
+        assert v.grad is None
+
+
 def test_compiled_call_composes_with_the_tape(backend):
     inner = jg.compile(lambda a, b: a * b + nd.exp(a), backend=backend)
     x = nd.array([0.5, 1.5], dtype="float64")
