@@ -10,7 +10,9 @@ each kind of file across processes, so a change in those internals shows up ther
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
+import sys
 import time
 import warnings
 
@@ -125,20 +127,31 @@ def setup(target_context) -> None:
     if _setup_done:
         return
     start = time.perf_counter()
-    target_context.refresh()
+    with _blas_check_answered():
+        target_context.refresh()
     _setup_done = True
     log.info("jitgrad: Numba's target setup (once per process) took %.0f ms",
              1e3 * (time.perf_counter() - start))
 
 
-def _numba_setup(target_context) -> None:
-    global _setup_done
-    start = time.perf_counter()
-    target_context.refresh()
-    _setup_done = True
-    log.info("jitgrad: Numba's target setup (once per process) took %.0f ms",
-             1e3 * (time.perf_counter() - start))
-
+@contextlib.contextmanager
+def _blas_check_answered():
+    """The setup imports numba.np.arraymath, which asks whether BLAS is there by importing
+    scipy.linalg.cython_blas: 0.18 s here (scipy.linalg brings numpy.testing, numpy.f2py, ...), a
+    third of the setup, for kernels that never call BLAS. With scipy installed the answer is yes, so
+    it is given without the import. numba.np.linalg's own check is back in place once the setup is
+    done: Numba code that does call BLAS (np.dot in a user's own function) imports and checks scipy
+    when it is compiled, as before."""
+    from numba.np import linalg
+    original = getattr(linalg, "ensure_blas", None)
+    if original is None or "numba.np.arraymath" in sys.modules or importlib.util.find_spec("scipy") is None:
+        yield
+        return
+    linalg.ensure_blas = lambda: None
+    try:
+        yield
+    finally:
+        linalg.ensure_blas = original
 
 
 def enable(dispatcher, label: str, new_source_reason: str | None = None) -> None:
