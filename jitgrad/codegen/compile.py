@@ -79,6 +79,7 @@ class CompiledKernel:
         self.entries: dict[tuple, object] = {}
         self.miss_reason: str | None = None   # why the last entry was not on disk
         self._numba: Dispatchers | None = None   # made on first need
+        self.ahead: dict[tuple, tuple] = {}   # types -> (helper, job) compiling it (compileahead.py)
 
     def entry(self, types: tuple):
         fn = self.entries.get(types)
@@ -88,6 +89,9 @@ class CompiledKernel:
         return fn
 
     def _resolve(self, types: tuple):
+        ahead = self.ahead.pop(types, None)
+        if ahead is not None:
+            self._wait_for_helper(types, *ahead)
         fn = self._load_native(types)
         if fn is None:
             overload = self.numba().compile(types)
@@ -95,6 +99,23 @@ class CompiledKernel:
             self._save_native(types, overload)
         self.entries[types] = fn
         return fn
+
+    def _wait_for_helper(self, types: tuple, helper, job: int) -> None:
+        start = time.perf_counter()
+        error = helper.wait(job)
+        label = f"k_{self.key}.kernel({describe_types(types)})"
+        if error is None:
+            STATS["helper_compiles"] += 1
+            log.info("jitgrad: the helper process compiled %s (waited %.0f ms)", label,
+                     1e3 * (time.perf_counter() - start))
+        else:
+            log.info("jitgrad: the helper process did not compile %s (%s); compiling it here", label, error)
+
+    def needs_compile(self, types: tuple) -> bool:
+        """Whether the entry for `types` is neither in memory nor stored on disk (a helper process
+        could compile it into the disk cache: compileahead.py)."""
+        path = self.native_path(types)
+        return types not in self.entries and path is not None and not os.path.exists(path)
 
     def numba(self):
         """The Numba dispatchers of this kernel (imports Numba)."""

@@ -32,7 +32,8 @@ import numpy as np
 from .native import numba_version
 
 log = logging.getLogger("jitgrad")
-STATS = {"modules": 0, "numba_compiles": 0, "compile_seconds": 0.0, "disk_loads": 0}  # see compile.py
+STATS = {"modules": 0, "numba_compiles": 0, "compile_seconds": 0.0, "disk_loads": 0,  # see compile.py
+         "helper_compiles": 0}
 FORMAT = 1        # of the checked files; bump when it changes
 MAGIC = b"jitgrad-numba-cache\n"
 

@@ -20,6 +20,7 @@ from ..ir.graph import Graph, name as value_name
 from ..passes.fusion import Fallback, Kernel, fuse
 from ..passes.simplify import simplify
 from ..passes.rows import RowKernel, group_rows
+from . import compileahead
 from .buffers import Recycler, recyclable
 from .compile import SIZE, array_type, compile_cause, load, log
 from .launch import launcher
@@ -152,9 +153,18 @@ class Program:
         if self.ran:
             return self.run(arrays, out_buffers)
         with compile_cause(self.cause):   # the first run, where Numba compiles or loads the kernels
+            self.compile_ahead()
             results = self.run(arrays, out_buffers)
         self.ran = True
         return results
+
+    def compile_ahead(self) -> None:
+        """Let a helper process compile some of the kernels this first run will need (compileahead.py)."""
+        jobs = {}
+        for s in self.steps:
+            if isinstance(s, KernelStep) and s.compiled.needs_compile(s.types):
+                jobs.setdefault((id(s.compiled), s.types), (s.compiled, s.types))
+        compileahead.plan(list(jobs.values()))
 
     def run(self, arrays: list, out_buffers: dict | None) -> list:
         if not out_buffers:
