@@ -160,7 +160,7 @@ class Program:
 
     def compile_ahead(self) -> None:
         """Let a helper process compile some of the kernels this first run will need (compileahead.py)."""
-        jobs = {}
+        jobs: dict[tuple, tuple] = {}
         for s in self.steps:
             if isinstance(s, KernelStep) and s.compiled.needs_compile(s.types):
                 jobs.setdefault((id(s.compiled), s.types), (s.compiled, s.types))
