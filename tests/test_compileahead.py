@@ -110,3 +110,10 @@ def test_no_helper_without_the_disk_cache(monkeypatch, caplog):
     with caplog.at_level(logging.INFO, logger="jitgrad"):
         run_twice(new_depth())
     assert not any("helper process" in r.getMessage() for r in caplog.records)
+
+
+def test_a_helper_that_cannot_start_costs_nothing(always_ahead, monkeypatch, caplog):
+    monkeypatch.setattr(compileahead, "COMMAND", ["/nonexistent/python"])
+    with caplog.at_level(logging.INFO, logger="jitgrad"):
+        run_twice(new_depth())
+    assert any("cannot start a helper process" in r.getMessage() for r in caplog.records)

@@ -32,8 +32,11 @@ COMMAND = [sys.executable, "-m", "jitgrad.codegen.compileahead"]   # the helper
 
 
 def enabled() -> bool:
+    """On unless turned off, with two or more threads, and where sys.executable is a Python that can
+    run the helper (not in a frozen application)."""
     from .threads import get_num_threads
-    return os.environ.get("JITGRAD_COMPILE_AHEAD", "1") != "0" and get_num_threads() >= 2
+    return (os.environ.get("JITGRAD_COMPILE_AHEAD", "1") != "0" and get_num_threads() >= 2
+            and bool(sys.executable) and not getattr(sys, "frozen", False))
 
 
 def split(costs: list[float], numba_started: bool) -> int:
@@ -61,7 +64,11 @@ def plan(jobs: list) -> None:
     if mine == len(jobs):
         return
     theirs = jobs[mine:]
-    helper = Helper([(kernel.source, types) for kernel, types in theirs])
+    try:
+        helper = Helper([(kernel.source, types) for kernel, types in theirs])
+    except OSError as e:       # no process to be had: everything compiles here
+        log.info("jitgrad: cannot start a helper process to compile kernels (%s)", e)
+        return
     log.info("jitgrad: compiling %d of %d kernels in a helper process (pid %d) meanwhile",
              len(theirs), len(jobs), helper.process.pid)
     for i, (kernel, types) in enumerate(theirs):
