@@ -208,7 +208,7 @@ def tan_f64(x):
 # them, named with a hash of this file so that code compiled from another version of it never binds to them.
 
 FAST_LIMIT_F32 = F32(2.0 ** 32)
-SINCOS_LIMIT_F32 = F32(2.0 ** 17)     # sin, cos: float32 below (see the last section)
+SINCOS_LIMIT_F32 = F32(2.0 ** 20)     # sin, cos: float32 arithmetic below (see the last section)
 MAGIC_F64 = F64(1.5 * 2.0 ** 52)       # x + MAGIC rounds x to an integer, for |x| < 2^51
 INV_PI_F64, INV_PIO2_F64 = F64(1 / math.pi), F64(2 / math.pi)
 PI_HI_F64 = F64(math.pi)
@@ -359,44 +359,44 @@ _tan_tail = _tail_intrinsic("tan", _tan_tail_impl, FAST_LIMIT_F32)
 # (about), the quadrant n mod 4 selects +-sin r or +-cos r, both evaluated (a vector lane cannot branch).
 #
 # Reduction in float32 alone must keep r to more than 24 bits: rounded to a float32, r alone costs up to
-# 0.87 ULP more (where sin r < 1/2 <= r), so r = hi + lo. pi/2 = PIO2_A + PIO2_B + PIO2_C, each part rounded
-# down (positive remainders), so:
+# 0.87 ULP more (where sin r < 1/2 <= r), so r = hi + lo. pi/2 = PIO2_A + PIO2_B + PIO2_C + PIO2_D, the first
+# two rounded down (positive remainders), so:
 # - r1 = |x| - n PIO2_A (one fma) is exact: both are multiples of 2^-23 (|x| >= 1; below 1, n <= 1 and
 #   Sterbenz applies) and |r1| < 1 for n < 2^21.
 # - n PIO2_B is rounded to a multiple of 2^-23 by adding and subtracting 1.5 (p1), so hi = r1 - p1 is exact,
-#   and p1 - n PIO2_B is exact (it has fewer than 24 bits); lo = that - n PIO2_C. |lo| <= 2^-24.
-# The residual n (pi/2 - A - B - C) < 2^-56 is far below any r (every float32 |x| < 2^18 was checked).
+#   and p1 - n PIO2_B is exact (it has fewer than 24 bits); lo = that - n PIO2_C - n PIO2_D, |lo| < 2^-23.9.
+# The residual n (pi/2 - A - B - C - D) < 2^-83 is far below any r.
 # n = rint(|x| 2/pi) comes from the rounding of |x| 2/pi + 1.5 * 2^23, whose low mantissa bits are n mod 4;
-# 2/pi rounded to float32 can make n off by one where |x| 2/pi is within |x| 2^-25 of a half integer, which
-# the polynomials cover: they are fitted on |r| <= 1.01 pi/4, enough for |x| < 2^17.
+# 2/pi rounded to float32 (2.6e-8 off) can make n off by one where |x| 2/pi is within |x| 2.6e-8 of a half
+# integer, so |r| <= pi/4 + 2^20 2.6e-8 pi/2 < 0.83 for |x| < 2^20: the polynomials are fitted on |r| <= 0.83.
 # sin r = hi + (lo + hi z S(z)), cos r = 1 + z (-1/2 + z C(z)), z = hi^2 + 2 hi lo: minimax (relative error,
-# Lawson's iteration in float64, coefficients rounded to float32), degree 7 (error 2^-27.7) and 8 (2^-30.2).
-# Max error over every float32 |x| < 2^18: 0.88 ULP (the float64 path: 0.60), at results near 1/sqrt(2).
+# Lawson's iteration in float64, coefficients rounded to float32), degree 7 (error 2^-26.7) and 8 (2^-30.2).
+# Max error over every float32 |x| < 2^20: 0.90 ULP (the float64 path: 0.60), at results near 1/sqrt(2).
 
 INV_PIO2_F32 = F32(2 / math.pi)
-PIO2_A_F32, PIO2_B_F32, PIO2_C_F32 = F32(1.570796251296997), F32(7.549789415861596e-08), \
-    F32(5.390302953474238e-15)
+PIO2_A_F32, PIO2_B_F32 = F32(1.570796251296997), F32(7.549789415861596e-08)
+PIO2_C_F32, PIO2_D_F32 = F32(5.390302953474238e-15), F32(-9.531611942458439e-23)
 GRID_MAGIC_F32 = F32(1.5)              # x + 1.5 rounds 0 <= x < 1/2 to a multiple of 2^-23
-SIN_S_F32 = _f32s(-1.9508741e-4, 8.332113e-3, -1.6666654e-1)
-COS_C_F32 = _f32s(2.442568e-5, -1.3887251e-3, 4.1666646e-2)
+SIN_S_F32 = _f32s(-1.9477273e-4, 8.33187e-3, -1.666665e-1)
+COS_C_F32 = _f32s(2.4389668e-5, -1.3886921e-3, 4.1666638e-2)
 SIGN_BIT_I32 = I32(-2 ** 31)
 
 
 @_jit
 def reduce_pio2_fast_f32(ax):
-    """(hi, lo, t) with ax = n pi/2 + hi + lo to about 2^-48, |hi + lo| <= 1.01 pi/4, and n mod 4 in the low
-    bits of the integer t, for 0 <= ax < SINCOS_LIMIT_F32."""
+    """(hi, lo, t) with ax = n pi/2 + hi + lo to about 2^-48, |hi + lo| < 0.83, and n mod 4 in the low bits of
+    the integer t, for 0 <= ax < SINCOS_LIMIT_F32."""
     t = mad(ax, INV_PIO2_F32, MAGIC_F32)
     n = t - MAGIC_F32
     r1 = mad(n, -PIO2_A_F32, ax)                               # exact
     p1 = mad(n, PIO2_B_F32, GRID_MAGIC_F32) - GRID_MAGIC_F32   # n PIO2_B to a multiple of 2^-23
-    lo = mad(n, -PIO2_C_F32, mad(n, -PIO2_B_F32, p1))          # p1 - n PIO2_B is exact
+    lo = mad(n, -PIO2_D_F32, mad(n, -PIO2_C_F32, mad(n, -PIO2_B_F32, p1)))   # p1 - n PIO2_B is exact
     return r1 - p1, lo, f32_as_i32(t)                          # r1 - p1 is exact
 
 
 @_jit
 def sin_cos_fast_f32(hi, lo):
-    """(sin r, cos r) for r = hi + lo, |r| <= 1.01 pi/4, |lo| <= 2^-24."""
+    """(sin r, cos r) for r = hi + lo, |r| < 0.83, |lo| < 2^-23.9."""
     z = mad(hi, hi, (hi + hi) * lo)
     sin_r = hi + mad(hi * z, horner(z, SIN_S_F32), lo)
     cos_r = mad(z, mad(z, horner(z, COS_C_F32), -HALF_F32), ONE_F32)
@@ -411,9 +411,9 @@ def flip_sign(y, sign):
 
 @_jit
 def sin_f32(x):
-    """sin, float32. For |x| < 2^17 Cody-Waite reduction by pi/2 to a float32 pair and polynomials of degree 7
+    """sin, float32. For |x| < 2^20 Cody-Waite reduction by pi/2 to a float32 pair and polynomials of degree 7
     and 8 in float32; up to 2^32 as sin_cw_f32, beyond by Payne-Hanek (sin_ph_f32), both only for the lanes
-    that need them. Max error 1 ULP (measured 0.88) over the whole float32 range."""
+    that need them. Max error 1 ULP (measured 0.90) over the whole float32 range."""
     hi, lo, q = reduce_pio2_fast_f32(abs(x))
     sin_r, cos_r = sin_cos_fast_f32(hi, lo)
     y = flip_sign(cos_r if q & 1 else sin_r, (q << 30) ^ f32_as_i32(x))   # sin(-x) = -sin x; keeps -0
@@ -423,7 +423,7 @@ def sin_f32(x):
 @_jit
 def cos_f32(x):
     """cos, float32: cos x = sin(|x| + pi/2), reduced and evaluated as in sin_f32; max error 1 ULP (measured
-    0.88)."""
+    0.90)."""
     hi, lo, q = reduce_pio2_fast_f32(abs(x))
     sin_r, cos_r = sin_cos_fast_f32(hi, lo)
     y = flip_sign(sin_r if q & 1 else cos_r, (q + 1) << 30)
