@@ -252,3 +252,37 @@ def test_vectorizes():
     loop = compiled_loop(vm.exp_f32)
     asm = loop.inspect_asm(loop.signatures[0])
     assert "ymm" in asm or "zmm" in asm, "exp_f32 did not vectorize"
+
+
+def _around(points, width=2000):
+    """`width` consecutive float32 on each side of each point, both signs."""
+    bits = np.concatenate([np.float32(p).view(np.int32) + np.arange(-width, width, dtype=np.int32)
+                           for p in points])
+    x = bits.view(np.float32)
+    return np.concatenate([x, -x])
+
+
+# where the float32 tanh and sigmoid switch: n = rint(u / ln2) leaving 0 (u = -2|x| for tanh, -|x| for
+# sigmoid), the clamps of expm1 (u = -25) and exp (u = -104), the first subnormal result of sigmoid, and
+# x = 0 (sigmoid selects its numerator by sign)
+SWITCHES = {"tanh": [float(np.log(2) / 4), 12.5, 9.0, 1e-3, 1e-20],
+            "sigmoid": [float(np.log(2) / 2), 104.0, 87.33655, 103.28, 1e-3, 1e-20]}
+
+
+@pytest.mark.parametrize("name", sorted(SWITCHES))
+def test_f32_branch_switches(name):
+    x = _around(SWITCHES[name])
+    out = np.empty_like(x)
+    compiled_loop(vm.FUNCTIONS[name][0])(x, out)
+    ref = reference(name, x, np.float32)
+    err = ulp_error(out, ref, np.float32)
+    worst = int(np.argmax(err))
+    assert err[worst] <= vm.accuracy(name, np.float32), f"{name}: {err[worst]:.3g} ULP at x={x[worst]!r}"
+    big = np.abs(x) >= 9.1
+    if name == "tanh":      # saturates to exactly +-1
+        assert np.array_equal(out[big], np.sign(x[big]))
+    else:                   # goes to 0 through the subnormals, monotonically
+        y = out[x < -80][np.argsort(x[x < -80])]
+        assert (np.diff(y) >= 0).all() and y[0] == 0 and (0 < y[y > 0]).all()
+        assert ((y > 0) & (y < np.finfo(np.float32).tiny)).any()
+        assert np.array_equal(out[x >= 104], np.ones((x >= 104).sum(), np.float32))

@@ -1,5 +1,6 @@
-"""float32 sin, cos, tan of jitgrad.codegen.vmath: the Cody-Waite fast path, the Payne-Hanek tail beyond
-FAST_LIMIT_F32 and the vector versions of the tail call that route lanes between them.
+"""float32 sin, cos, tan of jitgrad.codegen.vmath: the fast paths (float32 for sin and cos below
+SINCOS_LIMIT_F32, float64 up to FAST_LIMIT_F32), the Payne-Hanek tail beyond FAST_LIMIT_F32 and the vector
+versions of the tail call that route lanes between them.
 
 The error is measured in ULP of the result against numpy's float64 function, as in tests/test_vmath.py. The
 bound there covers a dense sample of the whole range; here: bit patterns at a stride over both signs, values
@@ -20,6 +21,9 @@ from test_vmath import compiled_loop
 
 NAMES = ["sin", "cos", "tan"]
 LIMIT = float(trig.FAST_LIMIT_F32)
+# where each function's lanes change path: the tail call's limit first
+LIMITS = {"sin": [float(trig.SINCOS_LIMIT_F32), LIMIT], "cos": [float(trig.SINCOS_LIMIT_F32), LIMIT],
+          "tan": [LIMIT]}
 
 
 def _kernel(fn):
@@ -73,13 +77,28 @@ def test_strided_bit_patterns(name, sign):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_around_the_limit(name):
-    """A few hundred float32 on each side of FAST_LIMIT_F32 and near multiples of pi/2 there, both signs."""
-    at = np.float32(LIMIT).view(np.int32)
-    bits = np.arange(at - 300, at + 300, dtype=np.int32)
-    k = np.round(LIMIT / (math.pi / 2)) + np.arange(-2000, 2000)
-    near = (k * (math.pi / 2)).astype(np.float32)
-    x = np.concatenate([bits.view(np.float32), near])
+def test_around_the_limits(name):
+    """A few hundred float32 on each side of each limit and near multiples of pi/2 there, both signs."""
+    parts = []
+    for limit in LIMITS[name]:
+        at = np.float32(limit).view(np.int32)
+        parts.append(np.arange(at - 300, at + 300, dtype=np.int32).view(np.float32))
+        k = np.round(limit / (math.pi / 2)) + np.arange(-2000, 2000)
+        parts.append((k * (math.pi / 2)).astype(np.float32))
+    x = np.concatenate(parts)
+    x = np.concatenate([x, -x])
+    check(name, x, run(name, x))
+
+
+@pytest.mark.parametrize("name", ["sin", "cos"])
+def test_float32_path_near_multiples_of_pio2(name):
+    """The float32 reduction where it cancels most: the float32 nearest to k pi/2 and its neighbours, for
+    every k up to SINCOS_LIMIT_F32 (the limit itself excluded), both signs."""
+    limit = float(trig.SINCOS_LIMIT_F32)
+    k = np.arange(1, int(limit / (math.pi / 2)) + 1)
+    near = (k * (math.pi / 2)).astype(np.float32).view(np.int32)
+    x = (near[:, None] + np.arange(-2, 3, dtype=np.int32)).ravel().view(np.float32)
+    x = x[np.abs(x) < limit]
     x = np.concatenate([x, -x])
     check(name, x, run(name, x))
 
@@ -92,11 +111,12 @@ def test_some_lanes_big(name, kind):
     rng = np.random.default_rng(0)
     n = 4099
     x = rng.uniform(-10, 10, n).astype(np.float32)
-    big = np.exp(rng.uniform(math.log(LIMIT), 88, n)).astype(np.float32) * rng.choice([-1, 1], n)
+    low = LIMITS[name][0]
+    big = np.exp(rng.uniform(math.log(low), 88, n)).astype(np.float32) * rng.choice([-1, 1], n)
     x[::17] = big[::17]
     x[1000:1040] = big[1000:1040]          # whole vectors of big lanes
     x[2000:2003] = [np.inf, -np.inf, np.nan]
-    x[3000:3002] = [LIMIT, -LIMIT]
+    x[3000:3004] = [low, -low, LIMIT, -LIMIT]
     if kind == "scalar":
         fn = vm.FUNCTIONS[name][0]
         got = np.array([fn(v) for v in x[:600]], np.float32)

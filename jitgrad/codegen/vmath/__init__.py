@@ -25,8 +25,10 @@ gives the documented maximum error in ULP (measured over dense samples of the wh
 tests/test_vmath.py). Functions without a vectorized implementation yet fall back to libm (`np.*`), so that
 every name in FUNCTIONS exists; they are accurate but slow.
 
-Polynomial coefficients are Taylor coefficients or the long-published minimax ones (Cephes' expf); the
-methods (Cody-Waite reduction, fdlibm's log decomposition, Payne-Hanek reduction) are the textbook ones.
+Polynomial coefficients are Taylor coefficients, the long-published minimax ones (Cephes' expf), or minimax
+fits of our own (relative error, Lawson's iteration in float64, coefficients rounded to float32; redone and
+checked by tests/test_vmath_fits.py); the methods (Cody-Waite reduction, fdlibm's log decomposition,
+Payne-Hanek reduction) are the textbook ones.
 `mad` below is LLVM's fmuladd: it becomes one FMA instruction where the CPU has FMA (this one does).
 """
 from __future__ import annotations

@@ -251,12 +251,58 @@ def log1p_f64(x):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# tanh and sigmoid from expm1 / exp of -|x| (never overflows), the sign restored at the end.
+# tanh and sigmoid from expm1 / exp of -|x| (never overflows), the sign restored at the end. float32 uses
+# versions of expm1 and exp for arguments <= 0 only: one clamp, no overflow step, and n = rint(u / ln2) from the
+# rounding of u log2(e) + 1.5 * 2^23, whose low mantissa bits are n, so 2^n is built from those bits without a
+# float-to-int conversion. The clamp lets nan through, and nan propagates through the arithmetic (the integer
+# part only ever sees its bits), so no select puts it back.
+
+MAGIC_F32 = F32(1.5 * 2.0 ** 23)       # x + MAGIC rounds x to an integer, for |x| < 2^22
+# expm1(r) = r + r^2/2 + r^3 Q(r), Q minimax (relative error of expm1, Lawson's iteration in float64 on
+# |r| <= ln2/2, coefficients rounded to float32): error 2^-29.8, two terms fewer than the Taylor series of
+# EXPM1_P_F32
+EXPM1_Q_F32 = _f32s(1.982413e-4, 1.3933245e-3, 8.333419e-3, 4.166648e-2, 1.6666666e-1)
+# e^r = 1 + r + r^2 P(r), P minimax as above: error 2^-28.0 (Cephes' EXP_P_F32, one degree more: 2^-29.8)
+EXP_Q_F32 = _f32s(1.3814613e-3, 8.36871e-3, 4.166839e-2, 1.6666521e-1, 4.9999994e-1)
+EXP_OFFSET_F32 = 64                    # exp_neg_f32 scales by 2^(n + 64) 2^-64: two steps, for the subnormals
+TWO_M64_F32 = F32(2.0 ** -EXP_OFFSET_F32)
+
+
+@_jit
+def reduce_neg_f32(u, lo):
+    """(r, t) with u = n ln2 + r, |r| <= ln2/2, and t = n + MAGIC_F32 (n in its low bits), for u clamped to
+    [lo, 0]; nan stays nan."""
+    u = lo if u < lo else u                                # not max(): nan passes
+    t = mad(u, LOG2E_F32, MAGIC_F32)
+    n = t - MAGIC_F32
+    return mad(n, -LN2_LO_F32, mad(n, -LN2_HI_F32, u)), t
+
+
+@_jit
+def expm1_neg_f32(u):
+    """e^u - 1 for u <= 0 (below EXPM1_LO_F32 it is -1): 2^n expm1(r) + (2^n - 1) as expm1_f32."""
+    r, t = reduce_neg_f32(u, EXPM1_LO_F32)
+    r2 = r * r
+    p = mad(horner(r, EXPM1_Q_F32), r2 * r, mad(r2, HALF_F32, r))
+    scale = i32_as_f32(I32((f32_as_i32(t) + BIAS_F32) << MANT_BITS_F32))      # 2^n: the bits of MAGIC shift out
+    return mad(scale, p, scale - ONE_F32)
+
+
+@_jit
+def exp_neg_f32(u):
+    """e^u for u <= 0, down through the subnormals to 0: p 2^(n + 64) is exact, the product with 2^-64 rounds
+    once."""
+    r, t = reduce_neg_f32(u, EXP_LO_F32)
+    p = mad(horner(r, EXP_Q_F32), r * r, r) + ONE_F32
+    scale = i32_as_f32(I32((f32_as_i32(t) + (BIAS_F32 + EXP_OFFSET_F32)) << MANT_BITS_F32))
+    return (p * scale) * TWO_M64_F32
+
 
 @_jit
 def tanh_f32(x):
-    """tanh, float32: -t / (t + 2) with t = expm1(-2|x|), sign of x; max error 2 ULP."""
-    t = expm1_f32(-TWO_F32 * abs(x))
+    """tanh, float32: -t / (t + 2) with t = expm1(-2|x|), sign of x; max error 3 ULP (measured 2.62 over every
+    float32)."""
+    t = expm1_neg_f32(-TWO_F32 * abs(x))
     return np.copysign(-t / (t + TWO_F32), x)
 
 
@@ -270,10 +316,10 @@ def tanh_f64(x):
 @_jit
 def sigmoid_f32(x):
     """1 / (1 + e^-x), float32, stably: with e = exp(-|x|), 1/(1+e) for x >= 0 and e/(1+e) below, so large
-    negative x gives e^x (down through the subnormals) rather than 1/inf. Max error 2 ULP."""
-    e = exp_f32(-abs(x))
-    r = ONE_F32 / (ONE_F32 + e)
-    return r if x >= ZERO_F32 else e * r            # nan: e * r is nan
+    negative x gives e^x (down through the subnormals) rather than 1/inf. One division, the numerator
+    selected. Max error 3 ULP (measured 2.40 over every float32)."""
+    e = exp_neg_f32(-abs(x))
+    return (ONE_F32 if x >= ZERO_F32 else e) / (ONE_F32 + e)         # nan: e is nan
 
 
 @_jit

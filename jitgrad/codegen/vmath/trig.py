@@ -7,7 +7,7 @@ from llvmlite import ir
 from numba.core import cgutils
 
 from .base import *  # noqa: F401,F403  (numpy, numba, the typed constants, the intrinsics)
-from .base import _f64s, _jit, _taylor
+from .base import _f32s, _f64s, _jit, _taylor
 from .explog import *  # noqa: F401,F403  (the constants of the float formats and exp)
 
 
@@ -181,31 +181,36 @@ def tan_f64(x):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# float32 sin, cos, tan: Cody-Waite reduction in float64 for |x| < FAST_LIMIT_F32, Payne-Hanek (above) only
-# for the lanes beyond.
+# float32 sin, cos, tan. sin and cos: Cody-Waite reduction and polynomials in float32 for |x| <
+# SINCOS_LIMIT_F32 (next section), in float64 up to FAST_LIMIT_F32, Payne-Hanek (above) beyond; the last two
+# only for the lanes that need them. tan: float64 up to FAST_LIMIT_F32, Payne-Hanek beyond.
 #
-# sin and cos reduce by pi: x = n pi + r with |r| <= pi/2, sin x = (-1)^n sin r, and cos x = (-1)^m sin r for
-# x = (m - 1/2) pi + r, so both evaluate one odd polynomial. tan reduces by pi/2 and evaluates a rational
-# function. pi (and pi/2) is split into two float64 parts: n * PI_HI needs more than 53 bits, but the fma
-# x - n * PI_HI rounds only once and its exact value is a multiple of ulp(PI_HI) below 2, so it is exact; the
-# truncation n * (pi - PI_HI - PI_LO) < 2^-75 leaves r far more accurate than the result needs even where x is
-# close to a multiple of pi (every float32 0 <= |x| < 2^32 was checked: max error 0.60 ULP for sin and cos,
-# 0.50 for tan). n comes from the rounding of x/pi + 1.5 * 2^52, whose low mantissa bit is the parity of n.
+# The float64 path of sin and cos reduces by pi: x = n pi + r with |r| <= pi/2, sin x = (-1)^n sin r, and
+# cos x = (-1)^m sin r for x = (m - 1/2) pi + r, so both evaluate one odd polynomial. tan reduces by pi/2 and
+# evaluates a rational function. pi (and pi/2) is split into two float64 parts: n * PI_HI needs more than 53
+# bits, but the fma x - n * PI_HI rounds only once and its exact value is a multiple of ulp(PI_HI) below 2, so
+# it is exact; the truncation n * (pi - PI_HI - PI_LO) < 2^-75 leaves r far more accurate than the result needs
+# even where x is close to a multiple of pi (every float32 0 <= |x| < 2^32 was checked: max error 0.60 ULP for
+# sin and cos, 0.50 for tan). n comes from the rounding of x/pi + 1.5 * 2^52, whose low mantissa bit is the
+# parity of n.
 #
 # Payne-Hanek costs three table gathers and about twice the arithmetic; as a select it would be paid by every
 # lane of a vectorized loop (sin took 20 ms per 1e7 elements with it, 4.5 without). Instead the fast result y
 # goes through a call, `_tail(x, y)`, that the loop vectorizer can vectorize: the scalar function carries
 # LLVM's "vector-function-abi-variant" attribute, naming vector versions for 4, 8 and 16 lanes (see
-# _tail_vfs). A vector version tests |x| >= FAST_LIMIT_F32 on its lanes and returns y unchanged when none is
-# (a compare, a test and a branch: the common case), else runs sin_ph_f32 (or cos_, tan_) on those lanes one
-# by one, out of line. Where the loop is optimized again after vectorizing (Numba's parallel loops are), the
+# _tail_vfs). A vector version tests |x| >= its limit on its lanes and returns y unchanged when none is
+# (a compare, a test and a branch: the common case), else runs the slower function on those lanes one by one,
+# out of line. Where the loop is optimized again after vectorizing (Numba's parallel loops are), the
 # vector version is inlined and only that branch stays in the loop. The scalar function also tests first, so a
 # loop that does not vectorize pays a call per element but no Payne-Hanek. Inputs mostly beyond the limit pay
-# about 10 ns per element that way (sin of uniform(-1e10, 1e10): 96 ms per 1e7 elements; 20 with Payne-Hanek
-# vectorized on every lane, 112 for numpy). The functions are defined linkonce_odr in every module that uses
+# about 10 ns per element that way (sin of uniform(-1e10, 1e10): 120 ms per 1e7 elements, 96 while only the
+# lanes beyond 2^32 left the loop; 20 with Payne-Hanek vectorized on every lane, 112 for numpy), and so do sin
+# and cos between SINCOS_LIMIT_F32 and 2^32 (uniform(-1e8, 1e8): 69 ms, 4.5 while the float64 path was the
+# vectorized one). The functions are defined linkonce_odr in every module that uses
 # them, named with a hash of this file so that code compiled from another version of it never binds to them.
 
 FAST_LIMIT_F32 = F32(2.0 ** 32)
+SINCOS_LIMIT_F32 = F32(2.0 ** 20)     # sin, cos: float32 arithmetic below (see the last section)
 MAGIC_F64 = F64(1.5 * 2.0 ** 52)       # x + MAGIC rounds x to an integer, for |x| < 2^51
 INV_PI_F64, INV_PIO2_F64 = F64(1 / math.pi), F64(2 / math.pi)
 PI_HI_F64 = F64(math.pi)
@@ -234,9 +239,9 @@ def _tail_vfs(context):
     return (4, 16) if cpu.startswith("znver") and "+avx512f" in features else (4, 8, 16)
 
 
-def _tail_function(context, builder, kind, impl):
+def _tail_function(context, builder, kind, impl, limit):
     """The scalar tail function of `kind` in builder's module (defined on first use), and its vector
-    versions."""
+    versions; they call impl where |x| >= limit."""
     module = builder.module
     name = f"jitgrad_vmath_{kind}_tail_f32_{_TAIL_TAG}"
     if name in module.globals:
@@ -259,13 +264,13 @@ def _tail_function(context, builder, kind, impl):
         return b.call(ph, [value])
 
     def is_big(b, x):
-        """|x| finite and >= FAST_LIMIT_F32, for a float or a vector of floats."""
+        """|x| finite and >= limit, for a float or a vector of floats."""
         n = getattr(x.type, "count", None)
         ity = ir.IntType(32) if n is None else ir.VectorType(ir.IntType(32), n)
         const = (lambda v: ir.Constant(ity, v)) if n is None else (lambda v: ir.Constant(ity, [v] * n))
         ax = b.and_(b.bitcast(x, ity), const(0x7FFFFFFF))
-        limit, inf = int(np.float32(FAST_LIMIT_F32).view(np.int32)), 0x7F800000
-        return b.and_(b.icmp_signed(">=", ax, const(limit)), b.icmp_signed("<", ax, const(inf)))
+        low, inf = int(np.float32(limit).view(np.int32)), 0x7F800000
+        return b.and_(b.icmp_signed(">=", ax, const(low)), b.icmp_signed("<", ax, const(inf)))
 
     variants, vector_fns = [], []
     for vf in _tail_vfs(context):
@@ -321,60 +326,134 @@ def _tail_function(context, builder, kind, impl):
     return fn
 
 
-def _tail_intrinsic(kind, impl):
+def _tail_intrinsic(kind, impl, limit):
     @intrinsic
     def tail(typingctx, x, y):
-        """y, or impl(x) where |x| is finite and >= FAST_LIMIT_F32: a call the loop vectorizer vectorizes."""
+        """y, or impl(x) where |x| is finite and >= limit: a call the loop vectorizer vectorizes."""
         if not (x == y == types.float32):
             return None
 
         def codegen(context, builder, signature, args):
-            return builder.call(_tail_function(context, builder, kind, impl), args)
+            return builder.call(_tail_function(context, builder, kind, impl, limit), args)
         return types.float32(types.float32, types.float32), codegen
     return tail
 
 
 def _sin_tail_impl(x):
-    return sin_ph_f32(x)
+    return sin_cw_f32(x) if abs(x) < FAST_LIMIT_F32 else sin_ph_f32(x)
 
 
 def _cos_tail_impl(x):
-    return cos_ph_f32(x)
+    return cos_cw_f32(x) if abs(x) < FAST_LIMIT_F32 else cos_ph_f32(x)
 
 
 def _tan_tail_impl(x):
     return tan_ph_f32(x)
 
 
-_sin_tail = _tail_intrinsic("sin", _sin_tail_impl)
-_cos_tail = _tail_intrinsic("cos", _cos_tail_impl)
-_tan_tail = _tail_intrinsic("tan", _tan_tail_impl)
+_sin_tail = _tail_intrinsic("sin", _sin_tail_impl, SINCOS_LIMIT_F32)
+_cos_tail = _tail_intrinsic("cos", _cos_tail_impl, SINCOS_LIMIT_F32)
+_tan_tail = _tail_intrinsic("tan", _tan_tail_impl, FAST_LIMIT_F32)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# float32 sin and cos in float32 arithmetic, for |x| < SINCOS_LIMIT_F32: |x| = n pi/2 + r with |r| <= pi/4
+# (about), the quadrant n mod 4 selects +-sin r or +-cos r, both evaluated (a vector lane cannot branch).
+#
+# Reduction in float32 alone must keep r to more than 24 bits: rounded to a float32, r alone costs up to
+# 0.87 ULP more (where sin r < 1/2 <= r), so r = hi + lo. pi/2 = PIO2_A + PIO2_B + PIO2_C + PIO2_D, the first
+# two rounded down (positive remainders), so:
+# - r1 = |x| - n PIO2_A (one fma) is exact: both are multiples of 2^-23 (|x| >= 1; below 1, n <= 1 and
+#   Sterbenz applies) and |r1| < 1 for n < 2^21.
+# - n PIO2_B is rounded to a multiple of 2^-23 by adding and subtracting 1.5 (p1), so hi = r1 - p1 is exact,
+#   and p1 - n PIO2_B is exact (it has fewer than 24 bits); lo = that - n PIO2_C - n PIO2_D, |lo| < 2^-23.9.
+# The residual n (pi/2 - A - B - C - D) < 2^-83 is far below any r.
+# n = rint(|x| 2/pi) comes from the rounding of |x| 2/pi + 1.5 * 2^23, whose low mantissa bits are n mod 4;
+# 2/pi rounded to float32 (2.6e-8 off) can make n off by one where |x| 2/pi is within |x| 2.6e-8 of a half
+# integer, so |r| <= pi/4 + 2^20 2.6e-8 pi/2 < 0.83 for |x| < 2^20: the polynomials are fitted on |r| <= 0.83.
+# sin r = hi + (lo + hi z S(z)), cos r = 1 + z (-1/2 + z C(z)), z = hi^2 + 2 hi lo: minimax (relative error,
+# Lawson's iteration in float64, coefficients rounded to float32), degree 7 (error 2^-26.7) and 8 (2^-30.2).
+# Max error over every float32 |x| < 2^20: 0.90 ULP (the float64 path: 0.60), at results near 1/sqrt(2).
+
+INV_PIO2_F32 = F32(2 / math.pi)
+PIO2_A_F32, PIO2_B_F32 = F32(1.570796251296997), F32(7.549789415861596e-08)
+PIO2_C_F32, PIO2_D_F32 = F32(5.390302953474238e-15), F32(-9.531611942458439e-23)
+GRID_MAGIC_F32 = F32(1.5)              # x + 1.5 rounds 0 <= x < 1/2 to a multiple of 2^-23
+SIN_S_F32 = _f32s(-1.9477273e-4, 8.33187e-3, -1.666665e-1)
+COS_C_F32 = _f32s(2.4389668e-5, -1.3886921e-3, 4.1666638e-2)
+SIGN_BIT_I32 = I32(-2 ** 31)
+
+
+@_jit
+def reduce_pio2_fast_f32(ax):
+    """(hi, lo, t) with ax = n pi/2 + hi + lo to about 2^-48, |hi + lo| < 0.83, and n mod 4 in the low bits of
+    the integer t, for 0 <= ax < SINCOS_LIMIT_F32."""
+    t = mad(ax, INV_PIO2_F32, MAGIC_F32)
+    n = t - MAGIC_F32
+    r1 = mad(n, -PIO2_A_F32, ax)                               # exact
+    p1 = mad(n, PIO2_B_F32, GRID_MAGIC_F32) - GRID_MAGIC_F32   # n PIO2_B to a multiple of 2^-23
+    lo = mad(n, -PIO2_D_F32, mad(n, -PIO2_C_F32, mad(n, -PIO2_B_F32, p1)))   # p1 - n PIO2_B is exact
+    return r1 - p1, lo, f32_as_i32(t)                          # r1 - p1 is exact
+
+
+@_jit
+def sin_cos_fast_f32(hi, lo):
+    """(sin r, cos r) for r = hi + lo, |r| < 0.83, |lo| < 2^-23.9."""
+    z = mad(hi, hi, (hi + hi) * lo)
+    sin_r = hi + mad(hi * z, horner(z, SIN_S_F32), lo)
+    cos_r = mad(z, mad(z, horner(z, COS_C_F32), -HALF_F32), ONE_F32)
+    return sin_r, cos_r
+
+
+@_jit
+def flip_sign(y, sign):
+    """y with its sign bit xor the sign bit of the integer `sign`."""
+    return i32_as_f32(I32(f32_as_i32(y) ^ (sign & SIGN_BIT_I32)))
 
 
 @_jit
 def sin_f32(x):
-    """sin, float32. Cody-Waite reduction by pi and a degree-9 polynomial, in float64, for |x| < 2^32;
-    Payne-Hanek beyond (sin_ph_f32); max error 1 ULP (measured 0.6) over the whole float32 range."""
-    xd = F64(x)
-    t = mad(xd, INV_PI_F64, MAGIC_F64)
-    n = t - MAGIC_F64
-    r = mad(n, -PI_LO_F64, mad(n, -PI_HI_F64, xd))
-    r = i64_as_f64(f64_as_i64(r) ^ (f64_as_i64(t) << 63))     # (-1)^n r
-    y = F32(r * horner(r * r, SIN_PI_F32))                    # r * P keeps the sign of r = -0
+    """sin, float32. For |x| < 2^20 Cody-Waite reduction by pi/2 to a float32 pair and polynomials of degree 7
+    and 8 in float32; up to 2^32 as sin_cw_f32, beyond by Payne-Hanek (sin_ph_f32), both only for the lanes
+    that need them. Max error 1 ULP (measured 0.90) over the whole float32 range."""
+    hi, lo, q = reduce_pio2_fast_f32(abs(x))
+    sin_r, cos_r = sin_cos_fast_f32(hi, lo)
+    y = flip_sign(cos_r if q & 1 else sin_r, (q << 30) ^ f32_as_i32(x))   # sin(-x) = -sin x; keeps -0
     return _sin_tail(x, y)
 
 
 @_jit
 def cos_f32(x):
-    """cos, float32: cos x = (-1)^m sin(x - (m - 1/2) pi), reduced and evaluated as in sin_f32; max error
-    1 ULP (measured 0.6)."""
+    """cos, float32: cos x = sin(|x| + pi/2), reduced and evaluated as in sin_f32; max error 1 ULP (measured
+    0.90)."""
+    hi, lo, q = reduce_pio2_fast_f32(abs(x))
+    sin_r, cos_r = sin_cos_fast_f32(hi, lo)
+    y = flip_sign(sin_r if q & 1 else cos_r, (q + 1) << 30)
+    return _cos_tail(x, y)
+
+
+@_jit
+def sin_cw_f32(x):
+    """sin, float32, for |x| < 2^32: Cody-Waite reduction by pi and a degree-9 polynomial, in float64; max
+    error 1 ULP (measured 0.6). sin_f32 uses it for SINCOS_LIMIT_F32 <= |x| < FAST_LIMIT_F32."""
+    xd = F64(x)
+    t = mad(xd, INV_PI_F64, MAGIC_F64)
+    n = t - MAGIC_F64
+    r = mad(n, -PI_LO_F64, mad(n, -PI_HI_F64, xd))
+    r = i64_as_f64(f64_as_i64(r) ^ (f64_as_i64(t) << 63))     # (-1)^n r
+    return F32(r * horner(r * r, SIN_PI_F32))                 # r * P keeps the sign of r = -0
+
+
+@_jit
+def cos_cw_f32(x):
+    """cos, float32, for |x| < 2^32: cos x = (-1)^m sin(x - (m - 1/2) pi), reduced and evaluated as in
+    sin_cw_f32; max error 1 ULP (measured 0.6)."""
     xd = F64(x)
     t = mad(xd, INV_PI_F64, HALF_F64) + MAGIC_F64
     h = (t - MAGIC_F64) - HALF_F64
     r = mad(h, -PI_LO_F64, mad(h, -PI_HI_F64, xd))
     r = i64_as_f64(f64_as_i64(r) ^ (f64_as_i64(t) << 63))
-    y = F32(r * horner(r * r, SIN_PI_F32))
-    return _cos_tail(x, y)
+    return F32(r * horner(r * r, SIN_PI_F32))
 
 
 @_jit
