@@ -57,9 +57,11 @@ BINARY = ["pow", "mod", "max", "min"]
 
 # Documented maximum error in ULP (each measured over ~1e6 samples spanning the whole domain by
 # tests/test_vmath.py against numpy in a wider type; the bound is the measured maximum rounded up).
+# float32 exp, sin, cos, tanh and sigmoid were also checked on every float32: exp 1.0103 ULP at most
+# (22 inputs above 1), sin 0.904, cos 0.901, tanh 2.614, sigmoid 2.402.
 _ACCURACY = {
     # name: (float32, float64)
-    "exp": (1, 1), "expm1": (2, 3), "log": (1, 1.5), "log1p": (1.5, 1.5),
+    "exp": (1.5, 1), "expm1": (2, 3), "log": (1, 1.5), "log1p": (1.5, 1.5),
     "log2": (2, 2), "log10": (2.5, 2),
     "sin": (1, 1.5), "cos": (1, 1.5), "tan": (1, 3),
     "sinh": (3, 3), "cosh": (3, 3), "tanh": (3, 3),

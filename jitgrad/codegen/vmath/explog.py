@@ -50,7 +50,8 @@ def clamp(x, lo, hi):
 
 @_jit
 def exp_f32(x):
-    """e^x, float32. Cephes method (Cody-Waite reduction, degree-7 minimax polynomial); max error 1 ULP."""
+    """e^x, float32. Cephes method (Cody-Waite reduction, degree-7 minimax polynomial); max error 1.02
+    ULP (over every float32; 22 inputs above 1 ULP)."""
     xc = clamp(x, EXP_LO_F32, EXP_HI_F32)
     n = np.floor(mad(xc, LOG2E_F32, HALF_F32))
     r = mad(n, -LN2_LO_F32, mad(n, -LN2_HI_F32, xc))
