@@ -6,8 +6,11 @@ any layout) returns the outputs, exactly the shapes and dtypes of `graph.outputs
 output position to a preallocated array the program writes into instead of allocating (gradients go
 straight into `.grad` buffers this way). Kernels run serially below `PARALLEL_MIN` elements and in
 chunks on jitgrad's threads above (threads.py; threads cost more than they save on small arrays).
-Measured on this VM (a sum in two chunks): at 1e5 elements serial wins, at 3e5 two threads do (172 us
-against 248); `JITGRAD_PARALLEL_MIN` overrides the threshold.
+Measured on this VM (a sum in two chunks): serial 83 us at 1e5 elements against 99 in two threads,
+248 us at 3e5 against 172, so two threads break even near 1.4e5 (handing a chunk over costs about
+57 us, mostly the idle second core waking up; Numba's prange measured the same); at break-even serial is the better choice, as it leaves the second core
+to others (OpenBLAS threads spinning after a dot, for one: W4's kernels of 256x512 elements ran 2.40
+against 2.48 ms serially). `JITGRAD_PARALLEL_MIN` overrides the threshold.
 """
 from __future__ import annotations
 
@@ -28,7 +31,7 @@ from .threads import get_num_threads, run_chunks
 from .render import render_kernel
 from .rows import render_rows
 
-PARALLEL_MIN = int(os.environ.get("JITGRAD_PARALLEL_MIN", 1 << 17))  # elements; see the module doc
+PARALLEL_MIN = int(os.environ.get("JITGRAD_PARALLEL_MIN", 1 << 18))  # elements; see the module doc
 
 
 class KernelStep:
