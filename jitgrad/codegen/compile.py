@@ -2,16 +2,17 @@
 
 The source (minus its first line, which names the graph) is hashed; the module is written once to
 `<cache dir>/<environment key>/k_<hash>.py` (see `diskcache`), so Numba's disk cache (where machine
-code is not stored, see native_enabled) and tracebacks point at a real file. The cache directory is `$JITGRAD_CACHE_DIR` or `~/.cache/jitgrad`; if it cannot
-be written, the module is executed from memory and nothing is cached on disk. Within a process, kernels
-with the same source share one `CompiledKernel`.
+code is not stored, see native_enabled) and tracebacks point at a real file. The cache directory is
+`$JITGRAD_CACHE_DIR` or `~/.cache/jitgrad`; if it cannot be written, the module is executed from
+memory and nothing is cached on disk. Within a process, kernels with the same source share one
+`CompiledKernel`.
 
-A kernel is called through an **entry**: the compiled function for one tuple of argument types (`array_type`, `SIZE`). Programs know their kernels' argument types
-when they are built, so they call entries directly, with no per-call type dispatch. An entry comes,
-lazily on its first use, from memory, else from its stored machine code
-(`k_<hash>.<types>.native`, loaded by native.py without importing Numba), else from Numba
-(numbajit.py: its own disk cache or a compile), which then stores the machine code for the next
-process. `STATS` counts compiles and disk loads; both are logged on the "jitgrad" logger with their
+A kernel is called through an **entry**: the compiled function for one tuple of argument types
+(`array_type`, `SIZE`). Programs know their kernels' argument types when they are built, so they call
+entries directly, with no per-call type dispatch. An entry comes, lazily on its first use, from
+memory, else from its stored machine code (`k_<hash>.<types>.native`, loaded by native.py without
+importing Numba), else from Numba (numbajit.py: its own disk cache or a compile), which then stores
+the machine code for the next process. `STATS` counts compiles and disk loads; both are logged on the "jitgrad" logger with their
 duration, and a compile with its cause (set by the program that first runs the kernel) and why the
 disk cache missed.
 """
@@ -103,7 +104,7 @@ class CompiledKernel:
     def _wait_for_helper(self, types: tuple, helper, job: int) -> None:
         start = time.perf_counter()
         error = helper.wait(job)
-        label = f"k_{self.key}.kernel({describe_types(types)})"
+        label = self.label(types)
         if error is None:
             STATS["helper_compiles"] += 1
             log.info("jitgrad: the helper process compiled %s (waited %.0f ms)", label,
@@ -116,6 +117,10 @@ class CompiledKernel:
         could compile it into the disk cache: compileahead.py)."""
         path = self.native_path(types)
         return types not in self.entries and path is not None and not os.path.exists(path)
+
+    def label(self, types: tuple) -> str:
+        """The entry's name in the log: kernel and argument types."""
+        return f"k_{self.key}.kernel({describe_types(types)})"
 
     def numba(self):
         """The Numba dispatchers of this kernel (imports Numba)."""
@@ -139,7 +144,7 @@ class CompiledKernel:
         path = self.native_path(types)
         if path is None or self.path is None:
             return None
-        label = f"k_{self.key}.kernel({describe_types(types)})"
+        label = self.label(types)
         if not os.path.exists(path):
             self.miss_reason = self.first_miss or (
                 "new argument types (dtype or layout) for a cached kernel"
