@@ -91,29 +91,34 @@ class _Pool:
         resolve = getattr(entry, "resolve", None)    # a launcher's entry before its first call
         if resolve is not None:
             entry = resolve()
-        if chunks > 1 and self.lock.acquire(blocking=False):
-            try:
-                while len(self.workers) < chunks - 1:
-                    self.workers.append(_Worker())
-                busy = self.workers[:chunks - 1]
-                for c, worker in enumerate(busy, 1):
-                    worker.start(entry, (c, c + 1, chunks, 0, *args))
-                try:
-                    entry(0, 1, chunks, 0, *args)
-                finally:
-                    errors = []
-                    for worker in busy:     # every worker is waited for, even after an error
-                        try:
-                            worker.wait()
-                        except BaseException as e:
-                            errors.append(e)
-                    if errors:
-                        raise errors[0]
-            finally:
-                self.lock.release()
-            entry(chunks, chunks, chunks, 1, *args)
-        else:
+        if chunks == 1 or not self.lock.acquire(blocking=False):
             entry(0, chunks, chunks, 1, *args)
+            return
+        try:
+            while len(self.workers) < chunks - 1:
+                self.workers.append(_Worker())
+            busy = self.workers[:chunks - 1]
+            for c, worker in enumerate(busy, 1):
+                worker.start(entry, (c, c + 1, chunks, 0, *args))
+            try:
+                entry(0, 1, chunks, 0, *args)
+            finally:
+                _wait_all(busy)
+        finally:
+            self.lock.release()
+        entry(chunks, chunks, chunks, 1, *args)
+
+
+def _wait_all(workers: list) -> None:
+    """Wait for every worker, even after one failed; then raise the first failure."""
+    errors = []
+    for worker in workers:
+        try:
+            worker.wait()
+        except BaseException as e:
+            errors.append(e)
+    if errors:
+        raise errors[0]
 
 
 _pool = _Pool()
