@@ -25,6 +25,10 @@ import sys
 import threading
 import time
 
+from ..cache import cache_dir
+from . import compile as jcompile
+from .threads import get_num_threads
+
 SECONDS_PER_LINE = 0.0065      # compile time per kernel source line, measured on the MLP's kernels
 HELPER_START = 0.5             # s until a helper process can compile: Python, jitgrad, Numba, setup
 NUMBA_START = 0.33             # s this process needs first if it has not imported Numba yet
@@ -36,7 +40,6 @@ COMMAND = [sys.executable, "-m", "jitgrad.codegen.compileahead"]   # the helper
 def enabled() -> bool:
     """On unless turned off, with two or more threads, and where sys.executable is a Python that can
     run the helper (not in a frozen application)."""
-    from .threads import get_num_threads
     return (os.environ.get("JITGRAD_COMPILE_AHEAD", "1") != "0" and get_num_threads() >= 2
             and bool(sys.executable) and not getattr(sys, "frozen", False))
 
@@ -58,7 +61,6 @@ def plan(jobs: list) -> None:
     """`jobs`: (CompiledKernel, argument types) for each kernel entry a program's first run needs that
     is neither in memory nor on disk, in the order they run. Starts a helper for the later ones if it
     pays, registering each with its kernel (kernel.ahead[types])."""
-    from .compile import log
     if len(jobs) < 2 or not enabled():
         return
     costs = [SECONDS_PER_LINE * kernel.source.count("\n") for kernel, _ in jobs]
@@ -69,9 +71,9 @@ def plan(jobs: list) -> None:
     try:
         helper = Helper([(kernel.source, types) for kernel, types in theirs])
     except OSError as e:       # no process to be had: everything compiles here
-        log.info("jitgrad: cannot start a helper process to compile kernels (%s)", e)
+        jcompile.log.info("jitgrad: cannot start a helper process to compile kernels (%s)", e)
         return
-    log.info("jitgrad: compiling %d of %d kernels in a helper process (pid %d) meanwhile",
+    jcompile.log.info("jitgrad: compiling %d of %d kernels in a helper process (pid %d) meanwhile",
              len(theirs), len(jobs), helper.process.pid)
     for i, (kernel, types) in enumerate(theirs):
         kernel.ahead[types] = (helper, i)
@@ -81,7 +83,6 @@ class Helper:
     """One helper process, and what it has reported: which of its jobs are done."""
 
     def __init__(self, jobs: list):
-        from ..cache import cache_dir
         self.done: dict[int, str | None] = {}     # job -> None, or why the helper could not compile it
         self.ended = False
         self.changed = threading.Condition()
@@ -131,7 +132,6 @@ def _jobs_from(text: str) -> list:
 
 def main() -> int:
     """The helper: compile each job's kernel entry into the disk cache; report each as it is done."""
-    from . import compile as jcompile
     for job, (source, types) in enumerate(_jobs_from(sys.stdin.read())):
         error = None
         try:
