@@ -8,8 +8,8 @@ it: the object code of its module (the kernel, its Python wrapper and every help
 the names of the wrapper and of its environment. `load` links that object code into an LLVM
 execution engine of its own (llvmlite), resolving its calls into Numba's C runtime from Numba's
 extension modules, loaded from their files without running Numba's package, and wraps the wrapper
-as a Python function exactly as Numba's dispatcher does (`_dynfunc.make_function`). The wrapper unboxes the arrays in C, releases
-the GIL and reports errors as Numba would.
+as a Python function exactly as Numba's dispatcher does (`_dynfunc.make_function`). The wrapper
+unboxes the arrays in C, releases the GIL and reports errors as Numba would.
 
 What this relies on besides public API: the layout of Numba's compiled Python wrappers and the names
 of its runtime symbols. Both are fixed by the Numba version, which is part of the cache key, and any
@@ -67,7 +67,7 @@ def numba_version() -> str:
 # ---- storing: in the process that compiled the kernel (Numba imported) -----------------------------
 
 def record(overload, types: tuple) -> dict | None:
-    """What to store for the serial kernel `overload` (a Numba compile result for argument `types`);
+    """What to store for the kernel `overload` (a Numba compile result for argument `types`);
     None when Numba kept no object code for it (e.g. it was loaded from Numba's own cache)."""
     try:
         obj = overload.library.serialize_using_object_code()[2][0]

@@ -8,9 +8,9 @@ straight into `.grad` buffers this way). Kernels run serially below `PARALLEL_MI
 chunks on jitgrad's threads above (threads.py; threads cost more than they save on small arrays).
 Measured on this VM (a sum in two chunks): serial 83 us at 1e5 elements against 99 in two threads,
 248 us at 3e5 against 172, so two threads break even near 1.4e5 (handing a chunk over costs about
-57 us, mostly the idle second core waking up; Numba's prange measured the same); at break-even serial is the better choice, as it leaves the second core
-to others (OpenBLAS threads spinning after a dot, for one: W4's kernels of 256x512 elements ran 2.40
-against 2.48 ms serially). `JITGRAD_PARALLEL_MIN` overrides the threshold.
+57 us, mostly the idle second core waking up; Numba's prange measured the same). At break-even
+serial is the better choice, as it leaves the second core to others (OpenBLAS threads spinning
+after a dot, for one: W4's kernels of 256x512 elements ran 2.40 against 2.48 ms serially). `JITGRAD_PARALLEL_MIN` overrides the threshold.
 """
 from __future__ import annotations
 
