@@ -16,4 +16,5 @@ _configure_logging()
 
 __version__ = "0.1.0"
 __all__ = ["autograd", "nd", "random", "errors", "NDArray", "Context", "cpu", "compile",
-           "value_and_grad", "grad", "explain", "cache_dir", "get_num_threads", "set_num_threads", "init", "optim"]
+           "value_and_grad", "grad", "explain", "cache_dir", "get_num_threads", "set_num_threads",
+           "init", "optim"]
