@@ -50,19 +50,30 @@ def is_training() -> bool:
 
 
 class _RecordingStateScope:
-    """Sets the flags that are not None on entry; on exit restores each flag it changed."""
+    """Sets the flags that are not None on entry; on exit restores each flag it changed. (Written
+    out flag by flag: a record() block is part of every recorded training step.)"""
+    __slots__ = ("_record", "_train", "_prev_record", "_prev_train")
 
     def __init__(self, is_record: bool | None, train_mode: bool | None):
-        self._enter = (is_record, train_mode)
-        self._prev: tuple[bool | None, bool | None] = (None, None)
+        self._record = None if is_record is None else bool(is_record)
+        self._train = None if train_mode is None else bool(train_mode)
+        self._prev_record = self._prev_train = False
 
     def __enter__(self):
-        self._prev = set_flags(*self._enter)
+        state = STATE
+        self._prev_record, self._prev_train = state.recording, state.training
+        if self._record is not None:
+            state.recording = self._record
+        if self._train is not None:
+            state.training = self._train
         return self
 
     def __exit__(self, *exc) -> None:
-        restore = [p if s is not None and p != s else None for s, p in zip(self._enter, self._prev)]
-        set_flags(*restore)
+        state = STATE
+        if self._record is not None and self._prev_record != self._record:
+            state.recording = self._prev_record
+        if self._train is not None and self._prev_train != self._train:
+            state.training = self._prev_train
 
 
 def record(train_mode: bool = True) -> _RecordingStateScope:
@@ -126,7 +137,7 @@ def backward(heads: NDArray | Sequence[NDArray],
         retain_graph: keep the graph, so that backward can run through it again.
         train_mode: the training flag while the gradients are computed.
     """
-    if head_grads is None and not retain_graph and isinstance(heads, NDArray) and _stored_unit_grads(heads):
+    if head_grads is None and not retain_graph and isinstance(heads, NDArray) and stored_unit_grads(heads):
         return
     roots = _roots(heads, head_grads)
     order = _toposort([entry for entry, _, _ in roots])
@@ -143,21 +154,26 @@ def backward(heads: NDArray | Sequence[NDArray],
         _free(order)
 
 
-def _stored_unit_grads(head: NDArray) -> bool:
+def stored_unit_grads(head: NDArray) -> bool:
     """The backward of a loss that one compiled call computed from variables, at head gradient 1:
     the call's forward program computed these gradients already (tape.CompiledBackward), so they
     are stored and the graph freed, with no walk (which gives the same, in about three times the
     time of a small cached call). False, doing nothing, for any other head."""
     node = head._entry
-    unit = getattr(node.fn, "unit_gradients", None) if type(node) is Node and not node.freed else None
-    grads = unit(head._index) if unit is not None else None
+    if type(node) is not Node or node.freed:
+        return False
+    unit = getattr(node.fn, "unit_gradients", None)
+    grads = None if unit is None else unit(head._index)
     if grads is None:
         return False
-    variables = [p[0] for p in node.parents]
-    if not all(type(v) is Variable and v.req != "null" for v in variables) \
-            or len({id(v) for v in variables}) != len(variables):
+    variables = [entry for entry, _ in node.parents]
+    for v in variables:
+        if type(v) is not Variable or v.req == "null":
+            return False
+    if len(set(map(id, variables))) != len(variables):
         return False
-    offered = {id(g) for g in node.fn.adoptable(grads)} if EXACT_REFCOUNTS else None
+    adoptable = node.fn.adoptable(grads) if EXACT_REFCOUNTS else None
+    offered = {id(g) for g in adoptable} if adoptable else None
     for var, g in zip(variables, grads):
         _store(var, g, offered)
     node.free()

@@ -129,6 +129,7 @@ ADOPT_MIN_BYTES = 1 << 16
 
 class CompiledBackward:
     """The backward of one compiled call, run by the autograd engine like a custom Function's."""
+    __slots__ = ("info", "residuals", "owner", "fresh", "retained", "diff", "call")
 
     def __init__(self, info: BackwardInfo, residuals: list, owner, diff, call, fresh=()):
         self.info, self.residuals, self.owner = info, residuals, owner
@@ -156,7 +157,8 @@ class CompiledBackward:
     def adoptable(self, grads: list) -> list:
         """The gradients a variable may take as its .grad buffer (autograd._adopt): large ones this
         call's program allocated."""
-        return [g for g, f in zip(grads, self.fresh) if f and g.nbytes >= ADOPT_MIN_BYTES]
+        return [g for g, f in zip(grads, self.fresh) if f and g.nbytes >= ADOPT_MIN_BYTES] \
+            if any(self.fresh) else []
 
     def backward(self, *out_grads):
         info = self.info
