@@ -136,17 +136,21 @@ class CompiledFunction:
 
     # ---- signatures and environments -------------------------------------------------------------
     def _signature(self, args, kwargs) -> tuple:
-        recording, parts = STATE.recording, list[tuple]()
+        state, static = STATE, self.static_argnums
+        recording = state.recording
+        parts: list = []
+        append = parts.append
         for i, a in enumerate(args):
-            if type(a) is NDArray and i not in self.static_argnums:  # the common case, inlined
+            if type(a) is NDArray and i not in static:  # the common case, inlined (it is every call's)
                 data = a._data
-                parts.append((data.shape, data.dtype, data.strides,
-                              _graph_role(a) if recording else None))
+                append((data.shape, data.dtype, data.strides, _graph_role(a) if recording else None))
             else:
-                parts.append(self._arg_key(i, a))
+                append(self._arg_key(i, a))
         if kwargs:
             parts += [(name, self._arg_key(name, kwargs[name])) for name in sorted(kwargs)]
-        return tuple(parts) + (recording, STATE.training)
+        append(recording)
+        append(state.training)
+        return tuple(parts)
 
     def _arg_key(self, where, a):
         if where in self.static_argnums:
@@ -320,10 +324,10 @@ class CompiledFunction:
 
 def _graph_role(a: NDArray):
     """How an argument takes part in the graph: its grad_req if a variable, 'node' if recorded."""
-    entry = live(a._entry)
-    if entry is None:
+    entry = a._entry   # live(entry), inlined
+    if entry is None or entry.freed:
         return None
-    return entry.req if isinstance(entry, Variable) else "node"
+    return entry.req if type(entry) is Variable else "node"
 
 
 def _truncate(graph: Graph, n: int) -> Graph:
