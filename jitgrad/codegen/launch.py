@@ -59,6 +59,8 @@ def _kernel(i: int, step, names: dict, program) -> list[str]:
             names[f"d{index}"] = dtype
             lines.append(f"v{index} = np.empty({shape!r}, d{index})")
         arg = f"v{index}" if tuple(shape) == tuple(form) else f"v{index}.reshape({form!r})"
+        if index in program.literals and arg != f"v{index}":
+            arg = _reshaped_literal(program.literals[index], form, arg, names, f"L{index}_{i}")
         if role == "input" and math.prod(form) > 1:   # may be strided: checked before the entry's call
             if arg != f"v{index}":
                 lines.append(f"x{index} = {arg}")
@@ -83,6 +85,15 @@ def _kernel(i: int, step, names: dict, program) -> list[str]:
         return lines + [fast]
     test = " and ".join(f"{a}.flags.c_contiguous" for a in checked)
     return lines + [f"if {test}:", f"    {fast}", "else:", f"    s{i}({chunks}, {args})"]
+
+
+def _reshaped_literal(data, form, arg: str, names: dict, name: str) -> str:
+    """A constant reshaped once, when that gives a view (a copy would hide later writes to it)."""
+    reshaped = data.reshape(form)
+    if reshaped.size and not np.shares_memory(reshaped, data):
+        return arg
+    names[name] = reshaped
+    return name
 
 
 class _FirstCall:
