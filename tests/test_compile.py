@@ -395,6 +395,30 @@ def test_repeated_cached_calls_read_the_current_arguments():
     assert vg.cache_info()["traces"] == 1
 
 
+def test_recorded_direct_calls_with_several_outputs_and_a_repeated_variable():
+    """The direct call under record() for a function with three outputs (one an input passed
+    through), a Python constant, and the same variable passed twice: gradients as the math says."""
+    f = jg.compile(lambda a, b, x: (nd.sum(a * x + b) * 2.0, nd.tanh(a), x))
+    r = np.random.default_rng(2)
+    a, b = (nd.array(r.standard_normal(5), dtype=np.float64) for _ in range(2))
+    a.attach_grad(), b.attach_grad()
+    for step in range(4):    # trace, first run, then direct calls
+        x = nd.array(r.standard_normal(5), dtype=np.float64)
+        with autograd.record():
+            s, t, passed = f(a, b, x)
+            total = s + nd.sum(t * t)
+        total.backward()
+        ta = np.tanh(a.asnumpy())
+        np.testing.assert_allclose(a.grad.asnumpy(), 2 * x.asnumpy() + 2 * ta * (1 - ta * ta), rtol=1e-12)
+        np.testing.assert_allclose(b.grad.asnumpy(), np.full(5, 2.0), rtol=1e-12)
+        np.testing.assert_array_equal(passed.asnumpy(), x.asnumpy())
+        with autograd.record():
+            s, _, _ = f(a, a, x)        # a twice: its two gradients add up
+        s.backward()
+        np.testing.assert_allclose(a.grad.asnumpy(), 2 * x.asnumpy() + 2, rtol=1e-12)
+    assert len(f._fast) == 1 and f.cache_info()["hits"] == 7   # one signature, direct from the 3rd call
+
+
 def test_repeated_recorded_calls_put_the_right_node_on_the_tape():
     """The direct call under record(): each step's gradients, and a second order through it."""
     f = jg.compile(lambda w, x: nd.sum(nd.tanh(x * w) ** 2))
