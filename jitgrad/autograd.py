@@ -172,8 +172,7 @@ def stored_unit_grads(head: NDArray) -> bool:
             return False
     if len(set(map(id, variables))) != len(variables):
         return False
-    adoptable = node.fn.adoptable(grads) if EXACT_REFCOUNTS else None
-    offered = {id(g) for g in adoptable} if adoptable else None
+    offered = {id(g) for g in node.fn.adoptable(grads)} if EXACT_REFCOUNTS and node.fn.adopt else None
     for var, g in zip(variables, grads):
         _store(var, g, offered)
     node.free()

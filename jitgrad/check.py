@@ -30,7 +30,7 @@ def verify(compiled, key, args, kwargs) -> None:
     root = compiled._roots.get(key)
     if root is None or root == "eager":
         return
-    arrays = compiled._array_args(args, kwargs)
+    arrays = compiled.array_args(args, kwargs)
     env = {i: a._data for i, a in enumerate(arrays)}
     seg = root
     while seg is not None:

@@ -10,7 +10,7 @@ as a small Python function, e.g. inside `record()`
         outs = launch(a0._data, a1._data, args[2]._data)
         node = Node(None, NO_ATTRS, ((a0._entry, a0._index), (a1._entry, a1._index)),
                          (a0._data, a1._data), (outs[0],),
-                         CompiledBackward(info, [outs[1], outs[2]], owner, [a0, a1], (args, NO_KWARGS), fresh))
+                         CompiledBackward(info, [outs[1], outs[2]], owner, (args, NO_KWARGS), adopt))
         stats["hits"] += 1
         return rebuild([NDArray(outs[0], node, 0)])
 
@@ -27,9 +27,10 @@ from .ndarray import NDArray
 MISS = object()  # what the general path returns when the call must be traced
 
 
-def direct_call(seg, positions: list, owner):
-    """The direct call for segment `seg` (`positions`: where the array arguments are), or None when
-    the segment does not qualify. `owner` is the CompiledFunction (its hit count, the tape node's)."""
+def direct_call(seg, args, positions: list, owner):
+    """The direct call for segment `seg` (`args`: a call's arguments, `positions`: where its arrays
+    are), or None when the segment does not qualify. `owner` is the CompiledFunction (its hit count,
+    the tape node's)."""
     program, leaf = seg.program, seg.leaf
     if getattr(program, "ran", False) is not True or seg.guard is not None or seg.externals \
             or leaf is None:
@@ -45,21 +46,23 @@ def direct_call(seg, positions: list, owner):
     keys = [] if extra is None else extra.unit_grad_keys or extra.residual_keys
     if any(k not in where for k in [*seg.in_keys, *leaf.result_keys, *keys]):
         return None
-    names = {"launch": program.launch, "rebuild": leaf.rebuild, "stats": owner._stats, "owner": owner,
+    sources = [where[k] for k in seg.in_keys]
+    contiguous = frozenset(i for i, (kind, w) in enumerate(sources)   # fixed by the signature
+                           if (args[w]._data if kind == "arg" else w).flags.c_contiguous)
+    names = {"launch": program.launch_assuming(contiguous), "rebuild": leaf.rebuild, "stats": owner._stats, "owner": owner,
              "NDArray": NDArray, "Node": tape.Node, "CompiledBackward": tape.CompiledBackward,
              "NO_ATTRS": {}, "NO_KWARGS": {}}
     value = _Values(names)
-    inputs = ", ".join(value(where[k]) for k in seg.in_keys)
+    inputs = ", ".join(value(source) for source in sources)
     lines = [f"    outs = launch({inputs})"]
     results = [value(where[k]) for k in leaf.result_keys]
     if extra is None:
         wrapped = [f"NDArray({r})" for r in results]
     else:
-        fresh = seg.fresh_keys() if extra.unit_grad_keys else set()
-        names["info"], names["fresh"] = extra, [k in fresh for k in keys]
+        names["info"], names["adopt"] = extra, tape.adopt_flags(seg, keys) if extra.unit_grad_keys else ()
         diff = [value.arg(positions[w]) for _, w in extra.boundary]
         backward = (f"CompiledBackward(info, [{', '.join(value(where[k]) for k in keys)}], owner, "
-                    f"[{', '.join(diff)}], (args, NO_KWARGS), fresh)")
+                    "(args, NO_KWARGS), adopt)")
         lines.append(f"    node = Node(None, NO_ATTRS, {_tuple(f'({a}._entry, {a}._index)' for a in diff)}, "
                      f"{_tuple(f'{a}._data' for a in diff)}, {_tuple(results)}, {backward})")
         wrapped = [f"NDArray({r}, node, {i})" for i, r in enumerate(results)]

@@ -90,7 +90,7 @@ class CompiledFunction:
                 self._stats["misses"] += 1
                 log.info("jitgrad: %s: new signature %s", self.__name__, _short(key))
             return MISS
-        arrays = self._array_args(args, kwargs)
+        arrays = self.array_args(args, kwargs)
         env = {i: a._data for i, a in enumerate(arrays)}
         try:
             path = tracetree.walk(root, env)
@@ -113,7 +113,7 @@ class CompiledFunction:
     def _offer_fast(self, key, seg, args) -> None:
         """Give a signature whose one segment is compiled and has no guard a direct call (direct.py)."""
         positions = [i for i, a in enumerate(args) if i not in self.static_argnums and isinstance(a, NDArray)]
-        call = direct.direct_call(seg, positions, self)
+        call = direct.direct_call(seg, args, positions, self)
         if call is not None:
             self._fast[key] = call
 
@@ -168,7 +168,7 @@ class CompiledFunction:
         raise TypeError(f"{self.__name__}: argument {where!r} is a {type(a).__name__}; compiled functions "
                         "take NDArrays and Python scalars (name other arguments in static_argnums)")
 
-    def _array_args(self, args, kwargs) -> list:
+    def array_args(self, args, kwargs) -> list:
         """The NDArray arguments in signature order: graph inputs 0, 1, ... of every trace."""
         named = [kwargs[n] for n in sorted(kwargs) if n not in self.static_argnums]
         return [a for i, a in enumerate(args) if i not in self.static_argnums and isinstance(a, NDArray)] \
@@ -201,9 +201,9 @@ class CompiledFunction:
         tracer = Tracer()
         if self.argnums is not None:
             result, graph_outputs, rebuild, extra = _value_and_grad_eagerly(
-                self.fn, self.argnums, args, kwargs, tracer, self._array_args)
+                self.fn, self.argnums, args, kwargs, tracer, self.array_args)
         else:
-            for a in self._array_args(args, kwargs):
+            for a in self.array_args(args, kwargs):
                 tracer.add_argument(a)
             with tracing(tracer):
                 result = self.fn(*args, **kwargs)
@@ -315,9 +315,9 @@ class CompiledFunction:
         extra = leaf.extra
         if extra is not None and extra.boundary:
             keys = extra.unit_grad_keys or extra.residual_keys
-            fresh = seg.fresh_keys() if extra.unit_grad_keys else ()
+            adopt = tape.adopt_flags(seg, keys) if extra.unit_grad_keys else ()
             if not tape.attach_call(outs, extra, arrays, [env[k] for k in keys], self, (args, kwargs),
-                                    [k in fresh for k in keys]):
+                                    adopt):
                 raise GuardMiss(None)  # an input left the graph since the trace: trace again
         return leaf.rebuild(outs)
 

@@ -129,13 +129,13 @@ ADOPT_MIN_BYTES = 1 << 16
 
 class CompiledBackward:
     """The backward of one compiled call, run by the autograd engine like a custom Function's."""
-    __slots__ = ("info", "residuals", "owner", "fresh", "retained", "diff", "call")
+    __slots__ = ("info", "residuals", "owner", "call", "adopt", "retained")
 
-    def __init__(self, info: BackwardInfo, residuals: list, owner, diff, call, fresh=()):
+    def __init__(self, info: BackwardInfo, residuals: list, owner, call, adopt=()):
         self.info, self.residuals, self.owner = info, residuals, owner
-        self.fresh = fresh      # per residual: allocated by the forward program for this call alone
+        self.call = call        # (args, kwargs) of the call
+        self.adopt = adopt      # per residual: a variable may adopt it (see adopt_flags); () if none
         self.retained = False
-        self.diff, self.call = diff, call   # the differentiated inputs; (args, kwargs) of the call
 
     def backward_recorded(self, out_grads: list) -> list:
         """For create_graph=True: run the function again eagerly, recorded, and differentiate that
@@ -144,7 +144,8 @@ class CompiledBackward:
         result = self.owner.fn(*args, **kwargs)
         outs = self.owner.outputs_of(result)
         roots = [(live(o._entry), o._index, g) for o, g in zip(outs, out_grads) if live(o._entry)]
-        return autograd.gradients(roots, self.diff, True, STATE.training)[0]
+        diff = self.info.inputs_of(self.owner.array_args(args, kwargs))
+        return autograd.gradients(roots, diff, True, STATE.training)[0]
 
     def unit_gradients(self, index: int) -> list | None:
         """The gradients at cotangent 1 of output `index` for a backward from it alone, or None when
@@ -157,8 +158,7 @@ class CompiledBackward:
     def adoptable(self, grads: list) -> list:
         """The gradients a variable may take as its .grad buffer (autograd._adopt): large ones this
         call's program allocated."""
-        return [g for g, f in zip(grads, self.fresh) if f and g.nbytes >= ADOPT_MIN_BYTES] \
-            if any(self.fresh) else []
+        return [g for g, f in zip(grads, self.adopt) if f]
 
     def backward(self, *out_grads):
         info = self.info
@@ -177,20 +177,33 @@ class CompiledBackward:
         return [NDArray(a) for a in program(arrays)]
 
 
-def attach_call(outs, info: BackwardInfo, arrays, residuals, owner, call, fresh) -> bool:
+def adopt_flags(seg, keys: list) -> tuple:
+    """Per value in `keys` (residuals of segment `seg`'s call): whether a variable may adopt it as
+    its .grad buffer: the compiled program allocates it afresh on each call, returns it once, and it
+    is large enough for adopting to beat copying. () when none may (the common small case)."""
+    fresh = seg.fresh_keys()
+    if not fresh:
+        return ()
+    outputs = dict(zip(seg.out_keys, seg.program.graph.outputs))
+    flags = tuple(k in fresh and math.prod(outputs[k].shape) * outputs[k].dtype.itemsize >= ADOPT_MIN_BYTES
+                  for k in keys)
+    return flags if any(flags) else ()
+
+
+def attach_call(outs, info: BackwardInfo, arrays, residuals, owner, call, adopt) -> bool:
     """Put the node of a cached compiled call on the tape (`arrays`: its array arguments in signature
     order); False, attaching nothing, when a differentiated input left the graph since the trace."""
     diff = info.inputs_of(arrays)
     if any(live(x._entry) is None for x in diff):
         return False
-    attach(outs, diff, info, residuals, owner, call, fresh)
+    attach(outs, diff, info, residuals, owner, call, adopt)
     return True
 
 
-def attach(outs, diff, info: BackwardInfo, residuals, owner, call, fresh=()) -> None:
+def attach(outs, diff, info: BackwardInfo, residuals, owner, call, adopt=()) -> None:
     """Put one node on the tape for a compiled call: outputs `outs`, differentiated inputs `diff`;
-    `fresh` marks the residuals the forward program allocated for this call alone."""
+    `adopt` marks the residuals a variable may adopt (adopt_flags)."""
     node = Node(None, {}, tuple((x._entry, x._index) for x in diff), tuple(x._data for x in diff),
-                tuple(o._data for o in outs), fn=CompiledBackward(info, residuals, owner, diff, call, fresh))
+                tuple(o._data for o in outs), fn=CompiledBackward(info, residuals, owner, call, adopt))
     for i, o in enumerate(outs):
         o._entry, o._index = node, i

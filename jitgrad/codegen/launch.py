@@ -33,7 +33,11 @@ import numpy as np
 from .threads import get_num_threads, run_chunks
 
 
-def launcher(program):
+def launcher(program, contiguous: frozenset = frozenset()):
+    """(launch function, its source) for `program`; `contiguous`: indices of program inputs known
+    to be C-contiguous (a direct call's arguments, whose layout its signature fixes), which are not
+    checked again (nor are contiguous literals)."""
+    known = contiguous | {i for i, d in program.literals.items() if d.flags.c_contiguous}
     names: dict = {"np": np, "asarray": np.asarray, "threads": get_num_threads, "run_chunks": run_chunks}
     inputs = [f"v{v.index}" for v in program.graph.inputs]
     lines = [f"def launch({', '.join(inputs)}):"]
@@ -41,7 +45,7 @@ def launcher(program):
         names[f"L{index}"] = data
         lines.append(f"    v{index} = L{index}")
     for i, step in enumerate(program.steps):
-        lines += ["    " + s for s in (_kernel(i, step, names, program) if hasattr(step, "rendered")
+        lines += ["    " + s for s in (_kernel(i, step, names, program, known) if hasattr(step, "rendered")
                                        else _fallback(i, step, names))]
     lines.append(f"    return [{', '.join(f'v{v.index}' for v in program.graph.outputs)}]")
     source = "\n".join(lines) + "\n"
@@ -49,7 +53,7 @@ def launcher(program):
     return names["launch"], source
 
 
-def _kernel(i: int, step, names: dict, program) -> list[str]:
+def _kernel(i: int, step, names: dict, program, known: frozenset) -> list[str]:
     lines, call, checked = [], [], []
     for role, index, shape, dtype, form in step.args:
         if role != "input" and index in program.recyclers:
@@ -61,7 +65,7 @@ def _kernel(i: int, step, names: dict, program) -> list[str]:
         arg = f"v{index}" if tuple(shape) == tuple(form) else f"v{index}.reshape({form!r})"
         if index in program.literals and arg != f"v{index}":
             arg = _reshaped_literal(program.literals[index], form, arg, names, f"L{index}_{i}")
-        if role == "input" and math.prod(form) > 1:   # may be strided: checked before the entry's call
+        if role == "input" and math.prod(form) > 1 and index not in known:   # may be strided: checked
             if arg != f"v{index}":
                 lines.append(f"x{index} = {arg}")
                 arg = f"x{index}"
