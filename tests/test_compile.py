@@ -419,6 +419,21 @@ def test_recorded_direct_calls_with_several_outputs_and_a_repeated_variable():
     assert len(f._fast) == 1 and f.cache_info()["hits"] == 7   # one signature, direct from the 3rd call
 
 
+def test_direct_calls_check_the_layouts_their_signature_leaves_open():
+    """A direct call skips the layout check of arguments its signature fixes as C-contiguous, not of
+    strided ones: views and copies, alternating, give numpy's values."""
+    f = jg.compile(lambda x, y: nd.sum(nd.tanh(x) * y))
+    base = nd.array(np.random.default_rng(4).standard_normal(20), dtype=np.float64)
+    pairs = [(base[::2], base[1::2]), (base[:10], base[10:]), (base[::2], base[10:])]
+    assert [(x._data.strides, y._data.strides) for x, y in pairs] == [((16,), (16,)), ((8,), (8,)),
+                                                                      ((16,), (8,))]
+    for _ in range(4):      # trace, first run, then direct calls
+        for x, y in pairs:
+            want = np.sum(np.tanh(x.asnumpy()) * y.asnumpy())
+            np.testing.assert_allclose(f(x, y).asnumpy(), want, rtol=1e-12)
+    assert len(f._fast) == 3
+
+
 def test_repeated_recorded_calls_put_the_right_node_on_the_tape():
     """The direct call under record(): each step's gradients, and a second order through it."""
     f = jg.compile(lambda w, x: nd.sum(nd.tanh(x * w) ** 2))
