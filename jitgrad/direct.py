@@ -12,7 +12,7 @@ as a small Python function, e.g. inside `record()`
                          (a0._data, a1._data), (outs[0],),
                          CompiledBackward(info, [outs[1], outs[2]], owner, (args, NO_KWARGS), adopt))
         stats["hits"] += 1
-        return rebuild([NDArray(outs[0], node, 0)])
+        return NDArray(outs[0], node, 0)
 
 which runs the program's launcher, wraps the outputs and puts the call's node on the tape (what
 tape.attach does on the general path). The differentiated inputs need no check that they are still
@@ -24,7 +24,9 @@ from __future__ import annotations
 from . import tape
 from .ndarray import NDArray
 
-MISS = object()  # what the general path returns when the call must be traced
+def only(outs: list):
+    """The rebuild of a function's result that is one array (a direct call returns it unwrapped)."""
+    return outs[0]
 
 
 def direct_call(seg, args, positions: list, owner):
@@ -66,7 +68,8 @@ def direct_call(seg, args, positions: list, owner):
         lines.append(f"    node = Node(None, NO_ATTRS, {_tuple(f'({a}._entry, {a}._index)' for a in diff)}, "
                      f"{_tuple(f'{a}._data' for a in diff)}, {_tuple(results)}, {backward})")
         wrapped = [f"NDArray({r}, node, {i})" for i, r in enumerate(results)]
-    lines += ['    stats["hits"] += 1', f"    return rebuild([{', '.join(wrapped)}])"]
+    result = wrapped[0] if leaf.rebuild is only else f"rebuild([{', '.join(wrapped)}])"
+    lines += ['    stats["hits"] += 1', f"    return {result}"]
     source = "\n".join(["def call(args):", *value.bindings, *lines]) + "\n"
     exec(compile(source, f"<jitgrad direct call {owner.__name__}>", "exec"), names)
     return names["call"]

@@ -25,7 +25,6 @@ from typing import Any, overload
 import numpy as np
 
 from . import autograd, check as checking, direct, tape
-from .direct import MISS   # what _cached (and a direct call) return when the call must be traced
 from .errors import DTypeError
 from .ir import Variable, live
 from .ir.graph import Graph, interpret
@@ -38,6 +37,7 @@ from .tracetree import GuardMiss, Leaf
 log = logging.getLogger("jitgrad")
 
 SCALARS = (numbers.Number, np.number, np.bool_)
+MISS = object()   # what _cached returns when the call must be traced
 MAX_SIGNATURES = 256  # default bound of the in-memory cache per function; JITGRAD_MAX_SIGNATURES overrides
 
 
@@ -68,9 +68,7 @@ class CompiledFunction:
         key = self._signature(args, kwargs)
         fast = self._fast.get(key)
         if fast is not None:
-            result = fast(args)
-            if result is not MISS:
-                return result
+            return fast(args)
         result = self._cached(key, args, kwargs, first_look=True)
         if result is not MISS:
             return result
@@ -375,7 +373,7 @@ def _short(key) -> str:
 def flatten(result, name: str) -> tuple:
     """(list of NDArrays, rebuild function) for an NDArray or a tuple/list/dict of them."""
     if isinstance(result, NDArray):
-        return [result], lambda outs: outs[0]
+        return [result], direct.only
     if isinstance(result, (tuple, list)):
         parts = [flatten(r, name) for r in result]
         sizes = [len(p[0]) for p in parts]
