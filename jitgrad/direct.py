@@ -7,17 +7,19 @@ as a small Python function, e.g. inside `record()`
     def call(args):
         a0 = args[0]
         a1 = args[1]
-        outs = launch(a0._data, a1._data, args[2]._data)
+        a2 = args[2]
+        outs = launch(a0._data, a1._data, a2._data)
         node = Node(None, NO_ATTRS, ((a0._entry, a0._index), (a1._entry, a1._index)),
-                         (a0._data, a1._data), (outs[0],),
-                         CompiledBackward(info, [outs[1], outs[2]], owner, (args, NO_KWARGS), adopt))
+                    (a0._data, a1._data), (outs[0],),
+                    CompiledBackward(info, [outs[1], outs[2]], owner, (args, NO_KWARGS), adopt))
         stats["hits"] += 1
         return NDArray(outs[0], node, 0)
 
 which runs the program's launcher, wraps the outputs and puts the call's node on the tape (what
 tape.attach does on the general path). The differentiated inputs need no check that they are still
-in a graph: the signature that selected this call says so (its graph roles). Measured at 1e3
-elements: the recorded call costs 7 us instead of 10 on the general path.
+in a graph: the signature that selected this call says so (its graph roles), as it fixes which
+arguments are C-contiguous (their layout checks are left out of the launcher it calls). Measured
+for W1 at 1e3 elements, signature included: a recorded call costs 5.3 us, 14.6 on the general path.
 """
 from __future__ import annotations
 
