@@ -134,6 +134,14 @@ def targets(run: dict) -> list[dict]:
             + (f"{tj * 1e6:.1f} us" if tj else "not measured"))
     else:
         add("W5: a cached compiled call <= numpy's time and < jax.jit's", None, "not run")
+    eager = c["impls"].get("jg eager") if c else None
+    label = "W5: eager <= 3 us per op (a step's forward and backward ops, the engine's work included)"
+    if eager and eager.get("ops_per_call"):
+        per_op = eager["median_s"] / eager["ops_per_call"]
+        add(label, per_op <= 3e-6, f"jg eager {eager['median_s'] * 1e6:.1f} us for "
+            f"{eager['ops_per_call']} ops: {per_op * 1e6:.2f} us per op")
+    else:
+        add(label, None, "not run" if c is None else "not measured")
     for n in (10 ** 3, 10 ** 5):
         c = _find(run, "W1", n)
         label = f"W1 N=1e{len(str(n)) - 1}: compiled jitgrad never slower than numpy"

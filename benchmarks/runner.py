@@ -27,7 +27,7 @@ import traceback
 
 import numpy as np
 
-from .workloads import IMPLS, WORKLOADS, Mismatch, Skip, build_numpy, check
+from .workloads import IMPLS, WORKLOADS, Mismatch, Skip, build_numpy, check, count_ops
 
 WARMUP_CALLS = 3
 
@@ -133,6 +133,8 @@ def run_case(workload: str, size: int, impls: list[str], rounds: int, sample: fl
         k = max(1, min(100_000, math.ceil(sample / max(per_call, 1e-9))))
         live[name] = (step, fetch, k, max(1, min(100_000, math.ceil(warm / max(per_call, 1e-9)))))
         result["impls"][name] = {"first_calls_s": first, "k": k, "samples_s": []}
+        if impl.counts_ops:
+            result["impls"][name]["ops_per_call"] = count_ops(step)
 
     names = list(live)
     for r in range(rounds):

@@ -293,6 +293,7 @@ class Impl:
     build: Callable          # (workload, data) -> (step, fetch)
     peer: bool = False       # True: failures to build/compile are skips, not errors
     compiled: bool = False
+    counts_ops: bool = False  # its steps go op by op through jitgrad's dispatcher (count_ops)
 
 
 def _scalar(v) -> float:
@@ -444,9 +445,28 @@ def build_jax(wl, data):
     return step, fetch
 
 
+def count_ops(step) -> int:
+    """How many primitive operations one call of `step` applies through jitgrad's dispatcher: those
+    of the forward and those the gradient rules apply in backward."""
+    from jitgrad import ops
+    apply = ops._dispatch[0]
+    count = 0
+
+    def counted(prim, *inputs, **attrs):
+        nonlocal count
+        count += 1
+        return apply(prim, *inputs, **attrs)
+    ops.install_dispatcher(counted)
+    try:
+        step()
+    finally:
+        ops.install_dispatcher(apply)
+    return count
+
+
 IMPLS = {
     "numpy": Impl("numpy", build_numpy),
-    "jg eager": Impl("jg eager", build_jg_eager),
+    "jg eager": Impl("jg eager", build_jg_eager, counts_ops=True),
     "jg compile": Impl("jg compile", build_jg_compiled, compiled=True),
     "jg value_and_grad": Impl("jg value_and_grad", build_jg_vg, compiled=True),
     "torch eager": Impl("torch eager", build_torch_eager, peer=True),
