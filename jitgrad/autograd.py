@@ -170,7 +170,7 @@ def stored_unit_grads(head: NDArray) -> bool:
     for v in variables:
         if type(v) is not Variable or v.req == "null":
             return False
-    if len(set(map(id, variables))) != len(variables):
+    if len(variables) > 1 and len(set(variables)) != len(variables):   # Variables hash by identity
         return False
     offered = {id(g) for g in node.fn.adoptable(grads)} if EXACT_REFCOUNTS and node.fn.adopt else None
     for var, g in zip(variables, grads):
