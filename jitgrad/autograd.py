@@ -274,10 +274,10 @@ def _toposort(entries, stop=frozenset()) -> list:
             continue
         expanded.add(entry)
         stack.append((entry, True))
-        if isinstance(entry, Node) and entry not in stop:
+        if type(entry) is Node and entry not in stop:
             if entry.freed:  # reached through a node recorded before an earlier backward freed it
                 raise AutogradError(NOT_IN_GRAPH)
-            stack.extend((p[0], False) for p in entry.parents if p is not None and p[0] not in expanded)
+            stack += [(p[0], False) for p in entry.parents if p is not None and p[0] not in expanded]
     return order
 
 
@@ -286,17 +286,21 @@ def _run(roots, order, wanted, create_graph: bool, train_mode: bool) -> dict:
     propagated further (for variables that changes nothing; for a compiled function's inputs it
     keeps the backward inside the function)."""
     needs = set()
-    for entry in order:
-        if entry in wanted or isinstance(entry, Node) and any(
-                p is not None and p[0] in needs for p in entry.parents):
+    for entry in order:   # every input comes before its node in `order`
+        if entry in wanted:
             needs.add(entry)
+        elif type(entry) is Node:
+            for p in entry.parents:
+                if p is not None and p[0] in needs:
+                    needs.add(entry)
+                    break
     cts: dict = {}
     for entry, index, hg in roots:
         _accumulate(cts, entry, index, hg)
     previous = set_flags(recording=create_graph, training=train_mode)
     try:
         for node in reversed(order):
-            if isinstance(node, Node) and node in needs and node in cts and node not in wanted:
+            if type(node) is Node and node in cts and node in needs and node not in wanted:
                 _propagate(node, cts.pop(node), needs, cts)
     finally:
         set_flags(*previous)
@@ -310,14 +314,15 @@ def _propagate(node: Node, out_grads: list, needs: set, cts: dict) -> None:
     elif node.fn is not None:
         in_grads = _function_backward(node, out_grads)
     else:
-        inputs = tuple(NDArray(d) if p is None else NDArray(d, p[0], p[1])
-                       for d, p in zip(node.in_data, node.parents))
+        inputs = [NDArray(d) if p is None else NDArray(d, p[0], p[1])
+                  for d, p in zip(node.in_data, node.parents)]
         g, out = out_grads[0], NDArray(node.out_data[0], node, 0)
         in_grads = [None] * len(inputs)
         for i, p in enumerate(node.parents):
-            rule = node.prim.grad_rule(i) if p is not None and p[0] in needs else None
-            if rule is not None:
-                in_grads[i] = rule(g, out, *inputs, **node.attrs)
+            if p is not None and p[0] in needs:
+                rule = node.prim.grad_rule(i)
+                if rule is not None:
+                    in_grads[i] = rule(g, out, *inputs, **node.attrs)
     for x, p, ct in zip(node.in_data, node.parents, in_grads):
         if ct is not None and p is not None and p[0] in needs:
             _accumulate(cts, p[0], p[1], _fit(ct, x, node))
@@ -325,12 +330,12 @@ def _propagate(node: Node, out_grads: list, needs: set, cts: dict) -> None:
 
 def _fit(ct: NDArray, x: np.ndarray, node: Node) -> NDArray:
     """The cotangent at the shape of input data x: broadcast elementwise operands are summed back here."""
-    if ct.shape != x.shape:
+    if ct._data.shape != x.shape:
         if node.fn is not None or node.prim.kind != "elementwise":
             raise op_error(ShapeError, f"{node.name} (gradient)", f"gradient of shape {ct.shape} for "
                            f"an input of shape {x.shape}", ct, NDArray(x))
         ct = unbroadcast(ct, x.shape)
-    if ct.dtype != x.dtype:
+    if ct._data.dtype != x.dtype:
         raise op_error(DTypeError, f"{node.name} (gradient)", "gradient dtype differs from the input's",
                        ct, NDArray(x))
     return ct

@@ -8,7 +8,7 @@ from __future__ import annotations
 from . import ops
 from .ndarray import NDArray
 from .errors import DTypeError, IndexingError, JitgradError, ShapeError, op_error
-from .ir import Node, live
+from .ir import Node
 from .state import STATE
 
 # numpy's own exceptions, re-raised as ours with the op and operands named
@@ -34,16 +34,11 @@ def apply(prim: ops.Primitive, *inputs, **attrs):
     state = STATE
     if state.tracer is not None:
         state.tracer.record(prim, inputs, attrs, result)
-    if state.recording:
-        parents = tuple([_parent(x) for x in inputs])
-        if any(p is not None for p in parents):
+    if state.recording:   # each input's (entry, index) if it is in a graph (live(), inlined)
+        parents = tuple([None if (e := x._entry) is None or e.freed else (e, x._index) for x in inputs])
+        if parents.count(None) != len(parents):
             result._entry = Node(prim, attrs, parents, tuple(datas), (out,))
     return result
-
-
-def _parent(x):
-    entry = live(x._entry)
-    return None if entry is None else (entry, x._index)
 
 
 ops.install_dispatcher(apply)
