@@ -217,6 +217,20 @@ def test_one_program_takes_contiguous_and_strided_inputs():
     assert layouts == ["A", "C"]
 
 
+def test_kernels_calling_trig_are_optimized_twice():
+    """A kernel calling float32 sin, cos or tan compiles through a caller that LLVM optimizes again
+    (numbajit.reoptimized); its results, small and large arguments alike, match the interpreter's."""
+    import types
+
+    from jitgrad.codegen import numbajit, vmath
+    with_sin, with_tanh = types.ModuleType("a"), types.ModuleType("b")
+    with_sin.sin_f32, with_tanh.tanh_f32 = vmath.FUNCTIONS["sin"][0], vmath.FUNCTIONS["tanh"][0]
+    assert numbajit.reoptimized(with_sin) and not numbajit.reoptimized(with_tanh)
+    graph = build([((7,), np.float32)], [("sin", [0], {}), ("cos", [1], {}), ("multiply", [2, 0], {})])
+    x = np.array([0.3, -2.0, 1e3, 3e6, 2e9, -7e12, 0.0], np.float32)   # fast path and both tails
+    check(graph, [x])
+
+
 def test_parallel_variant_matches(monkeypatch):
     from jitgrad.codegen import program as jprogram
     monkeypatch.setattr(jprogram, "PARALLEL_MIN", 8)

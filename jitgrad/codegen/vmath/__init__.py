@@ -52,6 +52,9 @@ for _name in VMATH_UNARY + VMATH_LIBM + VMATH_BINARY:
     FUNCTIONS[_name] = (globals()[_name + "_f32"], globals()[_name + "_f64"])
 for _name in VMATH_GENERIC:
     FUNCTIONS[_name] = (globals()[_name + "_any"],) * 2
+# float32 functions whose vector versions are calls that the loop vectorizer leaves in the loop (the
+# trig tails): a kernel calling one is optimized once more after vectorizing (numbajit.reoptimized)
+VECTOR_CALLS = frozenset(FUNCTIONS[_name][0] for _name in ("sin", "cos", "tan"))
 UNARY = [n for n in FUNCTIONS if n not in ("pow", "mod", "max", "min")]
 BINARY = ["pow", "mod", "max", "min"]
 

@@ -200,9 +200,10 @@ def tan_f64(x):
 # LLVM's "vector-function-abi-variant" attribute, naming vector versions for 4, 8 and 16 lanes (see
 # _tail_vfs). A vector version tests |x| >= its limit on its lanes and returns y unchanged when none is
 # (a compare, a test and a branch: the common case), else runs the slower function on those lanes one by one,
-# out of line. Where the loop is optimized again after vectorizing (Numba's parallel loops are), the
-# vector version is inlined and only that branch stays in the loop. The scalar function also tests first, so a
-# loop that does not vectorize pays a call per element but no Payne-Hanek. Inputs mostly beyond the limit pay
+# out of line. Where the loop is optimized again after vectorizing (jitgrad's kernels that call these
+# functions are: numbajit.reoptimized), the vector version is inlined and only that branch stays in the
+# loop. The scalar function also tests first, so a loop that does not vectorize pays a call per element
+# but no Payne-Hanek. Inputs mostly beyond the limit pay
 # about 10 ns per element that way (sin of uniform(-1e10, 1e10): 120 ms per 1e7 elements, 96 while only the
 # lanes beyond 2^32 left the loop; 20 with Payne-Hanek vectorized on every lane, 112 for numpy), and so do sin
 # and cos between SINCOS_LIMIT_F32 and 2^32 (uniform(-1e8, 1e8): 69 ms, 4.5 while the float64 path was the
