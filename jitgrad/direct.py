@@ -53,7 +53,8 @@ def direct_call(seg, args, positions: list, owner):
     sources = [where[k] for k in seg.in_keys]
     contiguous = frozenset(i for i, (kind, w) in enumerate(sources)   # fixed by the signature
                            if (args[w]._data if kind == "arg" else w).flags.c_contiguous)
-    names = {"launch": program.launch_assuming(contiguous), "rebuild": leaf.rebuild, "stats": owner._stats, "owner": owner,
+    names = {"launch": program.launch_assuming(contiguous), "rebuild": leaf.rebuild,
+             "stats": owner._stats, "owner": owner,
              "NDArray": NDArray, "Node": tape.Node, "CompiledBackward": tape.CompiledBackward,
              "NO_ATTRS": {}, "NO_KWARGS": {}}
     value = _Values(names)
