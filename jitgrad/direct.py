@@ -26,6 +26,7 @@ from __future__ import annotations
 from . import tape
 from .ndarray import NDArray
 
+
 def only(outs: list):
     """The rebuild of a function's result that is one array (a direct call returns it unwrapped)."""
     return outs[0]
@@ -47,7 +48,7 @@ def direct_call(seg, args, positions: list, owner):
     where.update((k, ("const", d)) for k, d in seg.consts)
     where.update((k, ("out", i)) for i, k in enumerate(seg.out_keys))
     where.update((k, ("const", d)) for k, d in leaf.literals.items())
-    keys = [] if extra is None else extra.unit_grad_keys or extra.residual_keys
+    keys = [] if extra is None else extra.kept_keys
     if any(k not in where for k in [*seg.in_keys, *leaf.result_keys, *keys]):
         return None
     sources = [where[k] for k in seg.in_keys]
@@ -64,7 +65,7 @@ def direct_call(seg, args, positions: list, owner):
     if extra is None:
         wrapped = [f"NDArray({r})" for r in results]
     else:
-        names["info"], names["adopt"] = extra, tape.adopt_flags(seg, keys) if extra.unit_grad_keys else ()
+        names["info"], names["adopt"] = extra, tape.adopt_flags(seg, extra)
         diff = [value.arg(positions[w]) for _, w in extra.boundary]
         backward = (f"CompiledBackward(info, [{', '.join(value(where[k]) for k in keys)}], owner, "
                     "(args, NO_KWARGS), adopt)")

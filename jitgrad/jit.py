@@ -312,10 +312,8 @@ class CompiledFunction:
         outs = [NDArray(literals[k] if k in literals else env[k]) for k in leaf.result_keys]
         extra = leaf.extra
         if extra is not None and extra.boundary:
-            keys = extra.unit_grad_keys or extra.residual_keys
-            adopt = tape.adopt_flags(seg, keys) if extra.unit_grad_keys else ()
-            if not tape.attach_call(outs, extra, arrays, [env[k] for k in keys], self, (args, kwargs),
-                                    adopt):
+            if not tape.attach_call(outs, extra, arrays, [env[k] for k in extra.kept_keys], self,
+                                    (args, kwargs), tape.adopt_flags(seg, extra)):
                 raise GuardMiss(None)  # an input left the graph since the trace: trace again
         return leaf.rebuild(outs)
 

@@ -368,10 +368,7 @@ class NDArray:
                  train_mode: bool = True) -> None:
         """Compute the gradients of this array with respect to every variable it depends on;
         see `jitgrad.autograd.backward`."""
-        if out_grad is None and not retain_graph and _autograd.stored_unit_grads(self):
-            return   # a loss from one compiled call: its gradients are computed already
-        _autograd.backward(self, None if out_grad is None else [out_grad], retain_graph=retain_graph,
-                          train_mode=train_mode)
+        _autograd.backward(self, None if out_grad is None else [out_grad], retain_graph, train_mode)
 
 
 def check_grad_req(grad_req, x) -> None:

@@ -39,6 +39,11 @@ class BackwardInfo:
         self.unit_grad_keys: list[int] | None = None
         self.program: Any = None
 
+    @property
+    def kept_keys(self) -> list:
+        """The values a call's node keeps: its gradients at cotangent 1, else the backward's residuals."""
+        return self.unit_grad_keys or self.residual_keys
+
     def inputs_of(self, array_args) -> list:
         return [array_args[where] if kind == "arg" else where for kind, where in self.boundary]
 
@@ -177,16 +182,17 @@ class CompiledBackward:
         return [NDArray(a) for a in program(arrays)]
 
 
-def adopt_flags(seg, keys: list) -> tuple:
-    """Per value in `keys` (residuals of segment `seg`'s call): whether a variable may adopt it as
-    its .grad buffer: the compiled program allocates it afresh on each call, returns it once, and it
-    is large enough for adopting to beat copying. () when none may (the common small case)."""
-    fresh = seg.fresh_keys()
+def adopt_flags(seg, info: BackwardInfo) -> tuple:
+    """Per value the node of segment `seg`'s call keeps (info.kept_keys): whether a variable may
+    adopt it as its .grad buffer: a gradient at cotangent 1 that the compiled program allocates
+    afresh on each call and returns once, large enough for adopting to beat copying. () when none
+    may (the common small case)."""
+    fresh = seg.fresh_keys() if info.unit_grad_keys else ()
     if not fresh:
         return ()
     outputs = dict(zip(seg.out_keys, seg.program.graph.outputs))
     flags = tuple(k in fresh and math.prod(outputs[k].shape) * outputs[k].dtype.itemsize >= ADOPT_MIN_BYTES
-                  for k in keys)
+                  for k in info.kept_keys)
     return flags if any(flags) else ()
 
 

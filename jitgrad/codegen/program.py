@@ -10,7 +10,8 @@ Measured on this VM (a sum in two chunks): serial 83 us at 1e5 elements against 
 248 us at 3e5 against 172, so two threads break even near 1.4e5 (handing a chunk over costs about
 57 us, mostly the idle second core waking up; Numba's prange measured the same). At break-even
 serial is the better choice, as it leaves the second core to others (OpenBLAS threads spinning
-after a dot, for one: W4's kernels of 256x512 elements ran 2.40 against 2.48 ms serially). `JITGRAD_PARALLEL_MIN` overrides the threshold.
+after a dot, for one: W4's kernels of 256x512 elements ran 2.40 against 2.48 ms serially).
+`JITGRAD_PARALLEL_MIN` overrides the threshold.
 """
 from __future__ import annotations
 
@@ -192,6 +193,8 @@ class Program:
     def launch_assuming(self, contiguous: frozenset):
         """The launcher for calls whose inputs at these positions are C-contiguous (direct calls)."""
         indices = frozenset(self.graph.inputs[i].index for i in contiguous)
+        if not indices:
+            return self.launch     # nothing settled: the launcher every call takes
         if indices not in self._launchers:
             self._launchers[indices] = launcher(self, indices)[0]
         return self._launchers[indices]
