@@ -339,7 +339,7 @@ def test_a_scalar_loss_computes_its_gradients_in_the_forward_program():
     """One program: the loss and its gradients at cotangent 1; backward scales them by the head gradient,
     gives each retained backward arrays of its own, and agrees with the eager tape."""
     rng = np.random.default_rng(3)
-    x, y = nd.array(rng.standard_normal(7), dtype=np.float64), nd.array(rng.standard_normal(7), dtype=np.float64)
+    x, y = (nd.array(rng.standard_normal(7), dtype=np.float64) for _ in range(2))
 
     def loss(w, b):
         return nd.sum((nd.tanh(x * w + b) - y) ** 2)

@@ -36,7 +36,8 @@ def fit(case):
 
 def rel_error(case, coeffs):
     _, x, f, lead, scale, var = case
-    return np.max(np.abs(lead(x) + scale(x) * np.polyval(coeffs.astype(np.float64), var(x)) - f(x)) / np.abs(f(x)))
+    fitted = lead(x) + scale(x) * np.polyval(coeffs.astype(np.float64), var(x))
+    return np.max(np.abs(fitted - f(x)) / np.abs(f(x)))
 
 
 HALF_LN2 = math.log(2) / 2

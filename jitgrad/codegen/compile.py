@@ -12,8 +12,8 @@ A kernel is called through an **entry**: the compiled function for one tuple of 
 entries directly, with no per-call type dispatch. An entry comes, lazily on its first use, from
 memory, else from its stored machine code (`k_<hash>.<types>.native`, loaded by native.py without
 importing Numba), else from Numba (numbajit.py: its own disk cache or a compile), which then stores
-the machine code for the next process. `STATS` counts compiles and disk loads; both are logged on the "jitgrad" logger with their
-duration, and a compile with its cause (set by the program that first runs the kernel) and why the
+the machine code for the next process. `STATS` counts compiles and disk loads; both are logged on
+the "jitgrad" logger with their duration, and a compile with its cause (set by the program that first runs the kernel) and why the
 disk cache missed.
 """
 from __future__ import annotations

@@ -74,7 +74,7 @@ def plan(jobs: list) -> None:
         jcompile.log.info("jitgrad: cannot start a helper process to compile kernels (%s)", e)
         return
     jcompile.log.info("jitgrad: compiling %d of %d kernels in a helper process (pid %d) meanwhile",
-             len(theirs), len(jobs), helper.process.pid)
+                   len(theirs), len(jobs), helper.process.pid)
     for i, (kernel, types) in enumerate(theirs):
         kernel.ahead[types] = (helper, i)
 

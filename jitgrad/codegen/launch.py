@@ -19,10 +19,9 @@ which costs a few hundred nanoseconds where walking the steps' argument lists co
 arguments, called with no type dispatch (compile.py) over its one chunk, finishing (render.py; a
 parallel step hands `k0` and its thread count of chunks to threads.run_chunks); inputs of more than
 one element are checked, since a view may be strided, and take the step's any-layout call `s0` if
-one is not. `w0_0` is a work
-array of the kernel (an accumulator with one row per chunk, see render.work_array). Large arrays come
-from the program's recyclers (`r8`, see buffers.py). Calls that pass output buffers take the general
-path.
+one is not. `w0_0` is a work array of the kernel (an accumulator with one row per chunk, see
+render.work_array). Large arrays come from the program's recyclers (`r8`, see buffers.py). Calls
+that pass output buffers take the general path.
 """
 from __future__ import annotations
 

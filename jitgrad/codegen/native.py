@@ -1,7 +1,7 @@
 """Machine code of kernels stored on disk and loaded without Numba.
 
 A process that finds every kernel it needs in the cache should not pay for Numba: importing it takes
-about 0.2 s and its one-time target setup (lowering registries, scipy for BLAS) 0.3 to 0.45 s here,
+about 0.2 s and its one-time target setup (its lowering registries) 0.13 s here (numbacache.py),
 while loading one kernel's machine code takes a few milliseconds. So after Numba compiles a
 kernel for some argument types, `record` gives what to store, what Numba itself would cache for
 it: the object code of its module (the kernel, its Python wrapper and every helper linked in) and

@@ -83,8 +83,8 @@ class CheckedCache(FunctionCache):
 
     def load_overload(self, sig, target_context):
         # Numba's setup before any load or compile (every lowering registry): about 0.13 s once per
-        # process (see _blas_check_answered). Loaded code needs it (tried without: it crashes), so it stays; it is
-        # logged on its own, not as part of this load.
+        # process (see _blas_check_answered). Loaded code needs it (tried without: it crashes), so it
+        # stays; it is logged on its own, not as part of this load.
         setup(target_context)
         start = time.perf_counter()
         try:

@@ -6,8 +6,10 @@ outputs)`: the outermost range is cut into `chunks0` chunks, and a call runs the
 set combines the rows into the outputs. A serial run is one call (0, 1, 1, 1); a parallel one runs its
 chunks on jitgrad's threads (threads.py) and then finishes. One function, not a chain of jitted
 calls: every jitted callee is typed, optimized and emitted on its own and again inside each caller it is
-linked into, which made the first compile of a kernel 1.5 to 2 times slower. The first line names the graph
-and the kernel; the rest depends only on the structure, so it is what the compile cache is keyed on.
+linked into, which made the first compile of a kernel 1.5 to 2 times slower (kernels that call float32
+trig functions pay that on purpose, for the second optimization it brings: numbajit.reoptimized). The
+first line names the graph and the kernel; the rest depends only on the structure, so it is what the
+compile cache is keyed on.
 Sizes come from arguments (n0, n1, ...), never from the source, so one compiled kernel serves every size
 with the same structure; what is baked in is the structure: dtypes, ranks and which dimensions are
 broadcast (size 1).
@@ -227,7 +229,8 @@ class KernelRenderer:
     def chunk_loop(self, reductions) -> list[str]:
         """The loop over this call's chunks, start0 to stop0 of chunks0 (rows lo0 to hi0 of dimension
         0 each); each chunk starts its accumulator rows at the identity."""
-        return (["for c0 in range(start0, stop0):", "    lo0, hi0 = c0 * n0 // chunks0, (c0 + 1) * n0 // chunks0"]
+        return (["for c0 in range(start0, stop0):",
+                 "    lo0, hi0 = c0 * n0 // chunks0, (c0 + 1) * n0 // chunks0"]
                 + ["    " + s for s in self.accumulators(reductions)])
 
     def finish(self, pairs) -> list[str]:
@@ -250,7 +253,8 @@ class KernelRenderer:
         lines = self.header()
         lines += [f"{alias} = {lookup}" for alias, lookup in sorted(self.calls.items())]
         work = [name for name, _, _ in self.scratch]
-        lines += ["", "", f"def kernel(start0, stop0, chunks0, finish0, {', '.join([*sizes, *ins, *outs, *work])}):"]
+        params = ", ".join(["start0", "stop0", "chunks0", "finish0", *sizes, *ins, *outs, *work])
+        lines += ["", "", f"def kernel({params}):"]
         lines += ["    " + s for s in body]
         return RenderedKernel(self.kname, "\n".join(lines) + "\n", self.flat, self.size_values(),
                               self.arguments(), [(dtype, shape) for _, dtype, shape in self.scratch])
