@@ -330,3 +330,26 @@ def test_an_outside_vector_is_never_both_per_row_and_a_column_of_one_row_loop():
            ("multiply", [5, 1], {}), ("sum", [6], S)]                  # 6: v read along axis 1
     graph = build([((4, 4), np.float64), ((4,), np.float64)], ops, [7])
     check(graph, [sample((-1, 1), (4, 4), np.float64, 8), sample((-1, 1), (4,), np.float64, 9)])
+
+
+@pytest.mark.parametrize("rows", [2, 8, 21])
+def test_float32_column_sums_add_stages_of_rows_in_float32_then_in_float64(monkeypatch, rows):
+    """A row kernel's and a 2-d loop's column sums of float32 terms (render.staged): every row added
+    once, also when three chunks of rows run in parallel, as close to float64 sums as float64
+    accumulation is."""
+    from jitgrad.codegen import program as jprogram, threads
+    monkeypatch.setattr(jprogram, "PARALLEL_MIN", 8)
+    monkeypatch.setattr(threads, "_threads", 3)
+    S, C = {"axes": (1,), "keepdims": True}, {"axes": (0,), "keepdims": False}
+    row_ops = [("max", [0], S), ("subtract", [0, 1], {}), ("exp", [2], {}), ("sum", [3], S),
+               ("divide", [3, 4], {}), ("multiply", [5, 0], {}), ("sum", [6], C)]
+    plain_ops = [("multiply", [0, 0], {}), ("sum", [1], C)]
+    x = sample((-3, 3), (rows, 37), np.float32, rows)
+    for ops in (row_ops, plain_ops):
+        program = build_program(build([((rows, 37), np.float32)], ops), "test")
+        step = kernels(program)[0]
+        assert "_stages" in step.rendered.source and step.parallel, program.describe()
+        got = program([x])[0]
+        want = interpret(build([((rows, 37), np.float64)], ops), [x.astype(np.float64)])[0]
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)

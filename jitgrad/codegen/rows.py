@@ -70,7 +70,11 @@ class RowRenderer(KernelRenderer):
         for r in stage.reductions:
             src, out = self.local(r.inputs[0]), self.local(r.out)
             block, combine = REDUCERS[r.prim.name][:2]
-            if tuple(r.attrs["axes"]) == (0,):        # a column accumulator: one term per element
+            if self.staged(r):                        # a column sum: one term per element
+                body.append(f"{out}_s[i1] = {out}_s[i1] + {src}")
+                after += self.stage_fold(r)
+                continue
+            if tuple(r.attrs["axes"]) == (0,):        # other column accumulators
                 before.append(f"{out}_ = acc_{out}[c0, 0]")
                 body.append(f"{out}_[i1] = " + combine.format(f"{out}_[i1]", src))
                 continue
@@ -150,6 +154,8 @@ class RowRenderer(KernelRenderer):
                     for s in self.group.stages if self.group.is_inner(s) for r in s.reductions
                     if tuple(r.attrs["axes"]) != (0,) and not self.running(r)
                     and self.terms(r).endswith("_buf")]
+        scratch += [s for st in self.group.stages if self.group.is_inner(st) for r in st.reductions
+                    if self.staged(r) for s in self.stage_row(r)]
         row = self.row_loads()
         for i, stage in enumerate(self.group.stages):
             row += self.inner_stage(i, stage) if self.group.is_inner(stage) else self.row_stage(stage)
