@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .errors import AutogradError, DTypeError, ShapeError, op_error
-from .ir import Node, Variable, live
+from .ir import Node, Variable, by_creation, live
 from .ndarray import NDArray, call, check_grad_req, fresh
 from .ops.movement import unbroadcast
 from .state import STATE, set_flags
@@ -261,23 +261,19 @@ def _head_grad(head: NDArray, hg) -> NDArray:
 
 def _toposort(entries, stop=frozenset()) -> list:
     """Every entry reachable from `entries` without passing through `stop`, each after all of its
-    inputs (iterative DFS)."""
-    order, expanded = [], set()
-    stack = [(e, False) for e in entries]
+    inputs (in the order they were made: ir.by_creation)."""
+    seen = set(entries)
+    stack = list(seen)
     while stack:
-        entry, finished = stack.pop()
-        if finished:
-            order.append(entry)
-            continue
-        if entry in expanded:
-            continue
-        expanded.add(entry)
-        stack.append((entry, True))
+        entry = stack.pop()
         if type(entry) is Node and entry not in stop:
             if entry.freed:  # reached through a node recorded before an earlier backward freed it
                 raise AutogradError(NOT_IN_GRAPH)
-            stack += [(p[0], False) for p in entry.parents if p is not None and p[0] not in expanded]
-    return order
+            for p in entry.parents:
+                if p is not None and p[0] not in seen:
+                    seen.add(p[0])
+                    stack.append(p[0])
+    return sorted(seen, key=by_creation)
 
 
 def _run(roots, order, wanted, create_graph: bool, train_mode: bool) -> dict:
@@ -308,23 +304,29 @@ def _run(roots, order, wanted, create_graph: bool, train_mode: bool) -> dict:
 
 def _propagate(node: Node, out_grads: list, needs: set, cts: dict) -> None:
     """Send the cotangents of `node`'s outputs to those of its inputs that lead to a wanted variable."""
-    if node.fn is not None and STATE.recording and hasattr(node.fn, "backward_recorded"):
-        in_grads = node.fn.backward_recorded(_filled(node, out_grads))  # create_graph=True
-    elif node.fn is not None:
-        in_grads = _function_backward(node, out_grads)
-    else:
-        inputs = [NDArray(d) if p is None else NDArray(d, p[0], p[1])
-                  for d, p in zip(node.in_data, node.parents)]
-        g, out = out_grads[0], NDArray(node.out_data[0], node, 0)
-        in_grads = [None] * len(inputs)
-        for i, p in enumerate(node.parents):
-            if p is not None and p[0] in needs:
-                rule = node.prim.grad_rule(i)
-                if rule is not None:
-                    in_grads[i] = rule(g, out, *inputs, **node.attrs)
-    for x, p, ct in zip(node.in_data, node.parents, in_grads):
-        if ct is not None and p is not None and p[0] in needs:
-            _accumulate(cts, p[0], p[1], _fit(ct, x, node))
+    if node.fn is not None:
+        if STATE.recording and hasattr(node.fn, "backward_recorded"):
+            in_grads = node.fn.backward_recorded(_filled(node, out_grads))  # create_graph=True
+        else:
+            in_grads = _function_backward(node, out_grads)
+        for x, p, ct in zip(node.in_data, node.parents, in_grads):
+            if ct is not None and p is not None and p[0] in needs:
+                _accumulate(cts, p[0], p[1], _fit(ct, x, node))
+        return
+    parents, in_data, attrs, prim = node.parents, node.in_data, node.attrs, node.prim
+    inputs = [NDArray(d) if p is None else NDArray(d, p[0], p[1]) for d, p in zip(in_data, parents)]
+    g, out = out_grads[0], NDArray(node.out_data[0], node, 0)
+    for i, p in enumerate(parents):
+        if p is None or p[0] not in needs:
+            continue
+        rule = prim.grads[i] if type(prim.grads) is tuple else prim.grad_rule(i)
+        if rule is not None:
+            ct = rule(g, out, *inputs, **attrs) if attrs else rule(g, out, *inputs)
+            if ct is not None:   # cotangents at the input's shape and dtype pass _fit untouched
+                x = in_data[i]
+                if ct._data.shape != x.shape or ct._data.dtype != x.dtype:
+                    ct = _fit(ct, x, node)
+                _accumulate(cts, p[0], p[1], ct)
 
 
 def _fit(ct: NDArray, x: np.ndarray, node: Node) -> NDArray:

@@ -17,7 +17,12 @@ NUMPY_FAILURES = {IndexError: IndexingError, TypeError: DTypeError, ValueError: 
 
 
 def apply(prim: ops.Primitive, *inputs, **attrs):
-    datas = [x._data for x in inputs]
+    if len(inputs) == 2:   # (unrolled for the usual one and two inputs: 0.1 us less each)
+        datas: tuple = (inputs[0]._data, inputs[1]._data)
+    elif len(inputs) == 1:
+        datas = (inputs[0]._data,)
+    else:
+        datas = tuple([x._data for x in inputs])
     shape, dtype = prim.shape_rule(*datas, **attrs) if attrs else prim.shape_rule(*datas)
     try:   # (calls without **attrs when there are none: 0.1 us less each)
         out = prim.impl(*datas, **attrs) if attrs else prim.impl(*datas)
@@ -37,7 +42,7 @@ def apply(prim: ops.Primitive, *inputs, **attrs):
     if state.recording:   # each input's (entry, index) if it is in a graph (live(), inlined)
         parents = tuple([None if (e := x._entry) is None or e.freed else (e, x._index) for x in inputs])
         if parents.count(None) != len(parents):
-            result._entry = Node(prim, attrs, parents, tuple(datas), (out,))
+            result._entry = Node(prim, attrs, parents, datas, (out,))
     return result
 
 

@@ -6,12 +6,21 @@ produced it, and backward walks from the heads. Nodes keep the numpy buffers the
 """
 from __future__ import annotations
 
+import itertools
+from operator import attrgetter
+
+# Every entry is numbered when it is made. A node's parents exist before it, so sorting entries by
+# number puts each after all of its inputs: a topological order with no depth-first bookkeeping.
+_numbers = itertools.count()
+by_creation = attrgetter("number")
+
 
 class Variable:
     """A leaf with a gradient buffer. `req` is 'write', 'add' or 'null'."""
-    __slots__ = ("grad", "req", "fresh", "freed")
+    __slots__ = ("grad", "req", "fresh", "freed", "number")
 
     def __init__(self, grad, req: str):
+        self.number = next(_numbers)
         self.grad = grad        # numpy buffer; NDArray.grad shares its storage
         self.req = req
         self.fresh = False      # set when a backward wrote this gradient
@@ -23,9 +32,10 @@ class Variable:
 
 class Node:
     """One recorded application of a primitive (or of a custom Function, through `fn`)."""
-    __slots__ = ("prim", "attrs", "parents", "in_data", "out_data", "fn", "freed", "__weakref__")
+    __slots__ = ("prim", "attrs", "parents", "in_data", "out_data", "fn", "freed", "number", "__weakref__")
 
     def __init__(self, prim, attrs: dict, parents: tuple, in_data: tuple, out_data: tuple, fn=None):
+        self.number = next(_numbers)
         self.prim = prim
         self.attrs = attrs
         self.parents = parents    # per input: (entry, output index), or None for a constant

@@ -17,7 +17,7 @@ from ..shapes import broadcast_shapes, unbroadcast_axes
 
 def reshape_rule(x, shape):
     # concrete sizes only: the nd layer resolves MXNet's codes (and numpy's -1) before this point
-    if any(n < 0 for n in shape) or math.prod(shape) != x.size:
+    if min(shape, default=0) < 0 or math.prod(shape) != x.size:
         raise op_error(ShapeError, "reshape", f"cannot reshape {x.size} elements into shape {shape}", x)
     return tuple(shape), x.dtype
 
@@ -44,9 +44,19 @@ register(Primitive("transpose", "movement", np.transpose, transpose_rule, grads=
 
 def broadcast_to_rule(x, shape):
     shape = tuple(shape)
-    if len(shape) < x.ndim or broadcast_shapes("broadcast_to", x.shape, shape) != shape:
+    if len(shape) < x.ndim or x.size != 1 and broadcast_shapes("broadcast_to", x.shape, shape) != shape:
         raise op_error(ShapeError, "broadcast_to", f"cannot broadcast to shape {shape}", x)
     return shape, x.dtype
+
+
+def broadcast_to_impl(x, shape):
+    """np.broadcast_to (a read-only view); of one element, the zero-strided view made directly, in a
+    quarter of the time (the gradient of every full reduction broadcasts one element)."""
+    if x.size != 1:
+        return np.broadcast_to(x, shape)
+    view = np.ndarray(shape, x.dtype, x, 0, (0,) * len(shape))
+    view.flags.writeable = False
+    return view
 
 
 def unbroadcast(g, shape):
@@ -58,7 +68,7 @@ def unbroadcast(g, shape):
 
 
 register(Primitive(
-    "broadcast_to", "movement", np.broadcast_to, broadcast_to_rule,
+    "broadcast_to", "movement", broadcast_to_impl, broadcast_to_rule,
     grads=(lambda g, out, x, shape: unbroadcast(g, x.shape),), test_attrs=({"shape": (3, 2, 3)},)))
 
 
