@@ -49,6 +49,8 @@ def normalize_axes(op: str, axis, ndim: int, exclude: bool = False) -> tuple:
 
 def reduced_shape(shape: tuple, axes: tuple, keepdims: bool) -> tuple:
     """Shape after reducing `axes`; MXNet's legacy rule makes a full reduction (1,), never ()."""
+    if len(axes) == len(shape):   # every axis: the common full reduction, without a loop
+        return (1,) * len(shape) if keepdims and shape else (1,)
     if keepdims:
         out = tuple(1 if i in axes else n for i, n in enumerate(shape))
     else:

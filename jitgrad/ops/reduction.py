@@ -12,19 +12,22 @@ from . import Primitive, broadcast_to, register, reshape
 
 
 def reduction_rule(op: str, out_dtype=None):
+    extremum = op in ("max", "min")
+
     def rule(x, axes, keepdims):
-        if any(not 0 <= a < x.ndim for a in axes):
+        if axes and (min(axes) < 0 or max(axes) >= x.ndim):
             raise op_error(ShapeError, op, f"axes {axes} out of range", x)
-        if op in ("max", "min") and x.size == 0:
+        if extremum and x.size == 0:
             raise op_error(ShapeError, op, "zero-size array has no maximum or minimum", x)
-        return reduced_shape(x.shape, axes, keepdims), np.dtype(out_dtype or x.dtype)
+        return reduced_shape(x.shape, axes, keepdims), x.dtype if out_dtype is None else np.dtype(out_dtype)
     return rule
 
 
 def reduction(name, reduce_fn, grad, out_dtype=None, domain=(-2.0, 2.0)):
     def impl(x, axes, keepdims):
-        out = np.asarray(reduce_fn(x, axis=axes, keepdims=keepdims))
-        return out.reshape(1) if out.ndim == 0 else out
+        if len(axes) == x.ndim and not keepdims:   # MXNet's (1,), from numpy's (1, ..., 1): no 0-d step
+            return reduce_fn(x, axis=axes, keepdims=True).reshape(1)
+        return np.asarray(reduce_fn(x, axis=axes, keepdims=keepdims))
     return register(Primitive(
         name, "reduction", impl, reduction_rule(name, out_dtype), grads=(grad,), domain=(domain,),
         test_attrs=({"axes": (0,), "keepdims": False}, {"axes": (1,), "keepdims": True},
@@ -54,7 +57,7 @@ def extremum_grad(g, out, x, axes, keepdims):
 def sum_impl(x, axis, keepdims):
     """numpy adds float32 pairwise only along the trailing (contiguous) axes; across the others it
     adds naively in float32 (2e-5 relative error down 1e6 rows), so those accumulate in float64."""
-    if x.dtype == np.float32 and axis != tuple(range(x.ndim - len(axis), x.ndim)):
+    if len(axis) < x.ndim and x.dtype == np.float32 and axis != tuple(range(x.ndim - len(axis), x.ndim)):
         return np.add.reduce(x, axis=axis, keepdims=keepdims, dtype=np.float64).astype(np.float32)
     return np.add.reduce(x, axis=axis, keepdims=keepdims)
 
