@@ -319,14 +319,11 @@ def _propagate(node: Node, out_grads: list, needs: set, cts: dict) -> None:
     for i, p in enumerate(parents):
         if p is None or p[0] not in needs:
             continue
-        rule = prim.grads[i] if type(prim.grads) is tuple else prim.grad_rule(i)
+        rule = prim.grad_rule(i)
         if rule is not None:
             ct = rule(g, out, *inputs, **attrs) if attrs else rule(g, out, *inputs)
-            if ct is not None:   # cotangents at the input's shape and dtype pass _fit untouched
-                x = in_data[i]
-                if ct._data.shape != x.shape or ct._data.dtype != x.dtype:
-                    ct = _fit(ct, x, node)
-                _accumulate(cts, p[0], p[1], ct)
+            if ct is not None:
+                _accumulate(cts, p[0], p[1], _fit(ct, in_data[i], node))
 
 
 def _fit(ct: NDArray, x: np.ndarray, node: Node) -> NDArray:
