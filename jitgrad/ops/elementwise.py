@@ -26,22 +26,27 @@ def same_dtype(op: str, arrays) -> np.dtype:
     return dtype
 
 
-def elementwise_rule(op: str, float_only: bool):
-    def rule(*arrays, **attrs):
-        first = arrays[0]
-        dtype, shape = first.dtype, first.shape
-        for a in arrays[1:]:  # the common case, equal shapes and dtypes, costs two comparisons
-            if a.dtype != dtype:
-                same_dtype(op, arrays)
-            if a.shape != shape:
-                shape = None
+def float_only_error(op: str, x):
+    return op_error(DTypeError, op, "expects floating-point input; cast with .astype('float32')", x)
+
+
+def unary_rule(op: str, float_only: bool):
+    def rule(x):
+        if float_only and x.dtype.kind != "f":
+            raise float_only_error(op, x)
+        return x.shape, x.dtype
+    return rule
+
+
+def binary_rule(op: str, float_only: bool):
+    def rule(x, y):   # the common case, equal shapes and dtypes, costs two comparisons
+        dtype, shape = x.dtype, x.shape
+        if y.dtype is not dtype and y.dtype != dtype:
+            same_dtype(op, (x, y))
         if float_only and dtype.kind != "f":
-            raise op_error(DTypeError, op, "expects floating-point input; cast with .astype('float32')",
-                           *arrays)
-        if shape is None:
-            shapes = [a.shape for a in arrays]
-            shape = shapes[0] if len(shapes) == 2 and not shapes[1] else \
-                broadcast_shapes(op, *shapes, operands=arrays)   # first: array op 0-d scalar
+            raise float_only_error(op, x)
+        if y.shape != shape and y.shape:   # (array op 0-d scalar keeps the array's shape)
+            shape = broadcast_shapes(op, shape, y.shape, operands=(x, y))
         return shape, dtype
     return rule
 
@@ -55,12 +60,12 @@ def array_result(impl):
 
 
 def unary(name, impl, grad, expr, domain=(-2.0, 2.0), float_only=True, tol=1e-6):
-    return register(Primitive(name, "elementwise", array_result(impl), elementwise_rule(name, float_only),
+    return register(Primitive(name, "elementwise", array_result(impl), unary_rule(name, float_only),
                               grads=(grad,), expr=expr, domain=(domain,), tol=tol))
 
 
 def binary(name, impl, grads, expr, domain=((-2.0, 2.0),), float_only=False, tol=1e-6):
-    return register(Primitive(name, "elementwise", array_result(impl), elementwise_rule(name, float_only),
+    return register(Primitive(name, "elementwise", array_result(impl), binary_rule(name, float_only),
                               grads=grads, expr=expr, domain=domain, tol=tol))
 
 
