@@ -140,11 +140,22 @@ def backward(heads: NDArray | Sequence[NDArray],
         return
     roots = _roots(heads, head_grads)
     order = _toposort([entry for entry, _, _ in roots])
-    wanted = [e for e in order if type(e) is Variable and e.req != "null"]
+    wanted, dead_ends = [], False
+    for e in order:
+        if type(e) is Variable:
+            if e.req != "null":
+                wanted.append(e)
+            else:
+                dead_ends = True
+        elif e.fn is not None:
+            dead_ends = True   # a custom function's node may have no inputs in the graph
     if not wanted:
         raise AutogradError(NOTHING_TO_DIFFERENTIATE)
     with _offering(None if retain_graph else set()) as offered:
-        cts = _run(roots, order, set(wanted), create_graph=False, train_mode=train_mode)
+        # Without dead ends, every recorded node leads to a wanted variable: apply() links a node
+        # only to inputs in a graph, so each node has an input that is a node or a variable.
+        needs = _needs(order, wanted) if dead_ends else None
+        cts = _run(roots, order, set(wanted), needs, create_graph=False, train_mode=train_mode)
         for var in wanted:
             ct = cts.get((var, 0))
             _store(var, None if ct is None else ct._data, offered)
@@ -213,7 +224,8 @@ def gradients(roots, inputs, create_graph: bool, train_mode: bool) -> tuple[list
     wanted = {x._entry for x in inputs}
     order = _toposort([entry for entry, _, _ in roots], stop=wanted)
     with _offering(None):     # the gradients go to the caller: nothing may be adopted
-        found = _run(roots, order, wanted, create_graph=create_graph, train_mode=train_mode)
+        found = _run(roots, order, wanted, _needs(order, wanted), create_graph=create_graph,
+                     train_mode=train_mode)
     grads = []
     for x in inputs:
         ct = found.get((x._entry, x._index))
@@ -227,13 +239,17 @@ def _as_list(x) -> list:
 
 def _roots(heads, head_grads) -> list:
     """(entry, output index, head gradient) per head, with the head gradients checked."""
-    heads = _as_list(heads)
-    head_grads = [None] * len(heads) if head_grads is None else _as_list(head_grads)
-    if len(heads) != len(head_grads):
-        raise ValueError(f"heads and head_grads must be lists of the same length: {len(heads)} vs. "
-                         f"{len(head_grads)}")
+    if isinstance(heads, NDArray) and (head_grads is None or isinstance(head_grads, NDArray)):
+        pairs: Any = ((heads, head_grads),)   # (the usual call, without the lists)
+    else:
+        heads = _as_list(heads)
+        head_grads = [None] * len(heads) if head_grads is None else _as_list(head_grads)
+        if len(heads) != len(head_grads):
+            raise ValueError(f"heads and head_grads must be lists of the same length: {len(heads)} "
+                             f"vs. {len(head_grads)}")
+        pairs = zip(heads, head_grads)
     roots = []
-    for head, hg in zip(heads, head_grads):
+    for head, hg in pairs:
         if not isinstance(head, NDArray):
             raise TypeError(f"backward: heads must be NDArrays, got {type(head).__name__}")
         entry = live(head._entry)
@@ -283,11 +299,11 @@ def _toposort(entries, stop=frozenset()) -> list:
     return sorted(seen, key=by_creation)
 
 
-def _run(roots, order, wanted, create_graph: bool, train_mode: bool) -> dict:
-    """Cotangents of the wanted entries: {(entry, output index): cotangent}. Wanted entries are not
+def _run(roots, order, wanted, needs: set | None, create_graph: bool, train_mode: bool) -> dict:
+    """Cotangents of the wanted entries: {(entry, output index): cotangent}, sent only to the
+    entries in `needs` (those that lead to a wanted one; None: all do). Wanted entries are not
     propagated further (for variables that changes nothing; for a compiled function's inputs it
     keeps the backward inside the function)."""
-    needs = _needs(order, wanted)
     cts: dict = {}
     for entry, index, hg in roots:
         _accumulate(cts, (entry, index), hg)
@@ -296,7 +312,7 @@ def _run(roots, order, wanted, create_graph: bool, train_mode: bool) -> dict:
     state.recording, state.training = create_graph, bool(train_mode)
     try:
         for node in reversed(order):
-            if type(node) is Node and node in needs and node not in wanted:
+            if type(node) is Node and (needs is None or node in needs) and node not in wanted:
                 _propagate(node, cts, needs, create_graph)
     finally:
         state.recording, state.training = previous
@@ -317,7 +333,7 @@ def _needs(order, wanted) -> set:
     return needs
 
 
-def _propagate(node: Node, cts: dict, needs: set, create_graph: bool) -> None:
+def _propagate(node: Node, cts: dict, needs: set | None, create_graph: bool) -> None:
     """Send the cotangents of `node`'s outputs to those of its inputs that lead to a wanted entry."""
     if node.fn is not None:
         out_grads = [cts.pop((node, i), None) for i in range(len(node.out_data))]
@@ -328,7 +344,7 @@ def _propagate(node: Node, cts: dict, needs: set, create_graph: bool) -> None:
         else:
             in_grads = _function_backward(node, out_grads)
         for x, p, ct in zip(node.in_data, node.parents, in_grads):
-            if ct is not None and p is not None and p[0] in needs:
+            if ct is not None and p is not None and (needs is None or p[0] in needs):
                 _accumulate(cts, p, _fit(ct, x, node))
         return
     g = cts.pop((node, 0), None)
@@ -341,7 +357,7 @@ def _propagate(node: Node, cts: dict, needs: set, create_graph: bool) -> None:
     else:
         inputs, out = tuple(map(NDArray, in_data)), NDArray(node.out_data[0])
     for i, p in enumerate(parents):
-        if p is None or p[0] not in needs:
+        if p is None or needs is not None and p[0] not in needs:
             continue
         rule = prim.grad_rule(i)
         if rule is not None:

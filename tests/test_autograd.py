@@ -260,6 +260,28 @@ def test_null_variable():
     assert x.grad is None
 
 
+def test_branches_that_lead_to_no_variable_are_not_differentiated():
+    """Neither a 'null' variable's branch nor a custom function of constants gets a gradient rule
+    call, in backward and in grad."""
+    class NoBackward(autograd.Function):
+        def forward(self, x):
+            return x * 2
+
+        def backward(self, dy):
+            raise AssertionError("backward of a function whose inputs need no gradient")
+
+    c, w, v = nd.array([1.0, 2.0]), attached([3.0, 4.0]), attached([5.0, 6.0], req="null")
+    for how in ("backward", "grad"):
+        with autograd.record():
+            y = (NoBackward()(c) * w + nd.exp(v) * w).sum()
+        if how == "backward":
+            y.backward()
+            got = w.grad
+        else:
+            got, = autograd.grad(y, [w])
+        close(got, [2.0 + np.exp(5.0), 4.0 + np.exp(6.0)])
+
+
 def test_unreached_write_variable_keeps_its_gradient():
     x, u = attached([1.0]), attached([5.0])
     with autograd.record():

@@ -6,6 +6,7 @@ from typing import Callable
 
 from ..errors import ShapeError, op_error
 from ..ndarray import NDArray, call
+from ..ops import PRIMITIVES, _dispatch
 from ..shapes import normalize_axes, normalize_axis
 from ..typing import AxisLike, DTypeLike
 from .math import finish
@@ -18,7 +19,8 @@ def axes_of(op: str, data: NDArray, axis: AxisLike, exclude: bool) -> tuple[int,
 def reducer(prim: str) -> Callable[..., NDArray]:
     def fn(data: NDArray, axis: AxisLike = None, keepdims: bool = False, exclude: bool = False,
            out: NDArray | None = None, name: str | None = None) -> NDArray:
-        result = call(prim, data, axes=axes_of(prim, data, axis, exclude), keepdims=bool(keepdims))
+        result = _dispatch[0](PRIMITIVES[prim], data, axes=axes_of(prim, data, axis, exclude),
+                              keepdims=bool(keepdims))   # not ops.call: one frame less
         return finish(result, out, data)
     fn.__name__ = fn.__qualname__ = prim
     fn.__doc__ = f"{prim} over `axis` (all axes when None; all but `axis` when `exclude`)."

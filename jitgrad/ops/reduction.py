@@ -14,8 +14,8 @@ from . import Primitive, broadcast_to, register, reshape
 def reduction_rule(op: str, out_dtype=None):
     extremum = op in ("max", "min")
 
-    def rule(x, axes, keepdims):
-        if axes and (min(axes) < 0 or max(axes) >= x.ndim):
+    def rule(x, axes, keepdims):   # (axes sorted: the first and last are the extremes)
+        if axes and (axes[0] < 0 or axes[-1] >= x.ndim):
             raise op_error(ShapeError, op, f"axes {axes} out of range", x)
         if extremum and x.size == 0:
             raise op_error(ShapeError, op, "zero-size array has no maximum or minimum", x)
@@ -26,7 +26,8 @@ def reduction_rule(op: str, out_dtype=None):
 def reduction(name, reduce_fn, grad, out_dtype=None, domain=(-2.0, 2.0)):
     def impl(x, axes, keepdims):
         if len(axes) == x.ndim and not keepdims:   # MXNet's (1,), from numpy's (1, ..., 1): no 0-d step
-            return reduce_fn(x, axis=axes, keepdims=True).reshape(1)
+            out = reduce_fn(x, axis=axes, keepdims=True)
+            return out if out.ndim == 1 else out.reshape(1)
         return np.asarray(reduce_fn(x, axis=axes, keepdims=keepdims))
     return register(Primitive(
         name, "reduction", impl, reduction_rule(name, out_dtype), grads=(grad,), domain=(domain,),
