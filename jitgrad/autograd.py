@@ -312,8 +312,14 @@ def _run(roots, order, wanted, needs: set | None, create_graph: bool, train_mode
     state.recording, state.training = create_graph, bool(train_mode)
     try:
         for node in reversed(order):
-            if type(node) is Node and (needs is None or node in needs) and node not in wanted:
-                _propagate(node, cts, needs, create_graph)
+            if type(node) is not Node or needs is not None and node not in needs or node in wanted:
+                continue
+            if node.fn is not None:
+                _propagate_function(node, cts, needs, create_graph)
+                continue
+            g = cts.pop((node, 0), None)
+            if g is not None:
+                _propagate(node, g, cts, needs, create_graph)
     finally:
         state.recording, state.training = previous
     return cts
@@ -333,23 +339,9 @@ def _needs(order, wanted) -> set:
     return needs
 
 
-def _propagate(node: Node, cts: dict, needs: set | None, create_graph: bool) -> None:
-    """Send the cotangents of `node`'s outputs to those of its inputs that lead to a wanted entry."""
-    if node.fn is not None:
-        out_grads = [cts.pop((node, i), None) for i in range(len(node.out_data))]
-        if all(g is None for g in out_grads):
-            return
-        if create_graph and hasattr(node.fn, "backward_recorded"):
-            in_grads = node.fn.backward_recorded(_filled(node, out_grads))
-        else:
-            in_grads = _function_backward(node, out_grads)
-        for x, p, ct in zip(node.in_data, node.parents, in_grads):
-            if ct is not None and p is not None and (needs is None or p[0] in needs):
-                _accumulate(cts, p, _fit(ct, x, node))
-        return
-    g = cts.pop((node, 0), None)
-    if g is None:
-        return
+def _propagate(node: Node, g: NDArray, cts: dict, needs: set | None, create_graph: bool) -> None:
+    """Send the cotangent g of a primitive's output to those of its inputs that lead to a wanted
+    entry, through the primitive's gradient rules."""
     parents, in_data, attrs, prim = node.parents, node.in_data, node.attrs, node.prim
     if create_graph:   # the rules' results are recorded: inputs and output keep their entries
         inputs = [NDArray(d) if p is None else NDArray(d, p[0], p[1]) for d, p in zip(in_data, parents)]
@@ -364,6 +356,20 @@ def _propagate(node: Node, cts: dict, needs: set | None, create_graph: bool) -> 
             ct = rule(g, out, *inputs, **attrs) if attrs else rule(g, out, *inputs)
             if ct is not None:
                 _accumulate(cts, p, _fit(ct, in_data[i], node))
+
+
+def _propagate_function(node: Node, cts: dict, needs: set | None, create_graph: bool) -> None:
+    """The same for a custom function's node, through its backward."""
+    out_grads = [cts.pop((node, i), None) for i in range(len(node.out_data))]
+    if all(g is None for g in out_grads):
+        return
+    if create_graph and hasattr(node.fn, "backward_recorded"):
+        in_grads = node.fn.backward_recorded(_filled(node, out_grads))
+    else:
+        in_grads = _function_backward(node, out_grads)
+    for x, p, ct in zip(node.in_data, node.parents, in_grads):
+        if ct is not None and p is not None and (needs is None or p[0] in needs):
+            _accumulate(cts, p, _fit(ct, x, node))
 
 
 def _fit(ct: NDArray, x: np.ndarray, node: Node) -> NDArray:

@@ -40,7 +40,13 @@ def apply(prim: ops.Primitive, *inputs, **attrs):
     if state.tracer is not None:
         state.tracer.record(prim, inputs, attrs, result)
     if state.recording:   # each input's (entry, index) if it is in a graph (live(), inlined)
-        parents = tuple([None if (e := x._entry) is None or e.freed else (e, x._index) for x in inputs])
+        if len(inputs) == 2:
+            x, y = inputs
+            e, f = x._entry, y._entry
+            parents: tuple = (None if e is None or e.freed else (e, x._index),
+                              None if f is None or f.freed else (f, y._index))
+        else:
+            parents = tuple([None if (e := x._entry) is None or e.freed else (e, x._index) for x in inputs])
         if parents.count(None) != len(parents):
             result._entry = Node(prim, attrs, parents, datas, (out,))
     return result
