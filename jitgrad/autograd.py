@@ -140,25 +140,28 @@ def backward(heads: NDArray | Sequence[NDArray],
         return
     roots = _roots(heads, head_grads)
     order = _toposort([entry for entry, _, _ in roots])
-    wanted, dead_ends = [], False
+    wanted, null, functions = [], False, False
     for e in order:
         if type(e) is Variable:
             if e.req != "null":
                 wanted.append(e)
             else:
-                dead_ends = True
+                null = True
         elif e.fn is not None:
-            dead_ends = True   # a custom function's node may have no inputs in the graph
+            functions = True
     if not wanted:
         raise AutogradError(NOTHING_TO_DIFFERENTIATE)
-    with _offering(None if retain_graph else set()) as offered:
-        # Without dead ends, every recorded node leads to a wanted variable: apply() links a node
-        # only to inputs in a graph, so each node has an input that is a node or a variable.
-        needs = _needs(order, wanted) if dead_ends else None
-        cts = _run(roots, order, set(wanted), needs, create_graph=False, train_mode=train_mode)
-        for var in wanted:
-            ct = cts.get((var, 0))
-            _store(var, None if ct is None else ct._data, offered)
+    # Without 'null' variables and custom functions (whose nodes may have no input in a graph),
+    # every node leads to a wanted variable: apply() links a node only to inputs in a graph.
+    needs = _needs(order, wanted) if null or functions else None
+    if functions:   # only a custom function's backward offers buffers (a compiled call's)
+        with _offering(None if retain_graph else set()) as offered:
+            cts = _run(roots, order, set(wanted), needs, create_graph=False, train_mode=train_mode)
+    else:
+        offered, cts = None, _run(roots, order, set(wanted), needs, False, train_mode)
+    for var in wanted:
+        ct = cts.get((var, 0))
+        _store(var, None if ct is None else ct._data, offered)
     if not retain_graph:
         _free(order)
 
@@ -293,9 +296,9 @@ def _toposort(entries, stop=frozenset()) -> list:
             if entry.freed:  # reached through a node recorded before an earlier backward freed it
                 raise AutogradError(NOT_IN_GRAPH)
             for p in entry.parents:
-                if p is not None and p[0] not in seen:
-                    seen.add(p[0])
-                    stack.append(p[0])
+                if p is not None and (parent := p[0]) not in seen:
+                    seen.add(parent)
+                    stack.append(parent)
     return sorted(seen, key=by_creation)
 
 
@@ -347,7 +350,9 @@ def _propagate(node: Node, g: NDArray, cts: dict, needs: set | None, create_grap
         inputs = [NDArray(d) if p is None else NDArray(d, p[0], p[1]) for d, p in zip(in_data, parents)]
         out = NDArray(node.out_data[0], node, 0)
     else:
-        inputs, out = tuple(map(NDArray, in_data)), NDArray(node.out_data[0])
+        out = NDArray(node.out_data[0])
+        inputs = (NDArray(in_data[0]), NDArray(in_data[1])) if len(in_data) == 2 else \
+            tuple(map(NDArray, in_data))   # (unrolled for two inputs: 0.15 us less each)
     for i, p in enumerate(parents):
         if p is None or needs is not None and p[0] not in needs:
             continue
@@ -379,7 +384,7 @@ def _fit(ct: NDArray, x: np.ndarray, node: Node) -> NDArray:
             raise op_error(ShapeError, f"{node.name} (gradient)", f"gradient of shape {ct.shape} for "
                            f"an input of shape {x.shape}", ct, NDArray(x))
         ct = unbroadcast(ct, x.shape)
-    if ct._data.dtype != x.dtype:
+    if ct._data.dtype is not x.dtype and ct._data.dtype != x.dtype:   # (builtin dtypes: one object each)
         raise op_error(DTypeError, f"{node.name} (gradient)", "gradient dtype differs from the input's",
                        ct, NDArray(x))
     return ct
