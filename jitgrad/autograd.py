@@ -312,7 +312,7 @@ def _run(roots, order, wanted, needs: set | None, create_graph: bool, train_mode
         _accumulate(cts, (entry, index), hg)
     state = STATE
     previous = state.recording, state.training
-    state.recording, state.training = create_graph, bool(train_mode)
+    state.recording, state.training = bool(create_graph), bool(train_mode)
     try:
         for node in reversed(order):
             if type(node) is not Node or needs is not None and node not in needs or node in wanted:

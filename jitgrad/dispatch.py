@@ -9,7 +9,7 @@ from . import ops
 from .ndarray import NDArray
 from .errors import DTypeError, IndexingError, JitgradError, ShapeError, op_error
 from .ir import Node
-from .state import STATE
+from .state import STATE, TRACES
 
 # numpy's own exceptions, re-raised as ours with the op and operands named
 NUMPY_FAILURES = {IndexError: IndexingError, TypeError: DTypeError, ValueError: ShapeError,
@@ -37,7 +37,7 @@ def apply(prim: ops.Primitive, *inputs, **attrs):
         raise AssertionError(f"{prim.name}: implementation gave shape {out.shape}, rule says {shape}")
     result = NDArray(out)
     state = STATE
-    if state.tracer is not None:
+    if TRACES.active and state.tracer is not None:
         state.tracer.record(prim, inputs, attrs, result)
     if state.recording:   # each input's (entry, index) if it is in a graph (live(), inlined)
         if len(inputs) == 2:

@@ -29,7 +29,7 @@ from .errors import DTypeError
 from .ir import Variable, live
 from .ir.graph import Graph, interpret
 from .ndarray import NDArray, fresh
-from .state import STATE
+from .state import STATE, TRACES
 from .trace import Tracer, tracing
 from . import tracetree
 from .tracetree import GuardMiss, Leaf
@@ -63,7 +63,7 @@ class CompiledFunction:
 
     # ---- public ----------------------------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if STATE.tracer is not None:  # called while another compiled function traces: inline it
+        if TRACES.active and STATE.tracer is not None:  # called while another one traces: inline it
             return self._run_eagerly(args, kwargs)
         key = self._signature(args, kwargs)
         fast = self._fast.get(key)

@@ -13,7 +13,7 @@ import numpy as np
 from . import ops
 from .errors import AutogradError, DTypeError, ShapeError, op_error
 from .ir import Variable, live
-from .state import STATE
+from .state import STATE, current_tracer
 from .typing import DTypeLike
 
 GRAD_REQS = ("write", "add", "null")
@@ -61,15 +61,15 @@ call = ops.call  # apply a primitive by name
 def fresh(data: np.ndarray) -> "NDArray":
     """A new array made from numpy data (creation functions, scalar operands): a literal in a trace."""
     x = NDArray(data)
-    if STATE.tracer is not None:
-        STATE.tracer.literal(x)
+    if (tracer := current_tracer()) is not None:
+        tracer.literal(x)
     return x
 
 
 def observed(x: "NDArray") -> np.ndarray:
     """x's data, leaving the graph as a Python value: a guard when tracing."""
-    if STATE.tracer is not None:
-        STATE.tracer.guard(x)
+    if (tracer := current_tracer()) is not None:
+        tracer.guard(x)
     return x._data
 
 
@@ -81,7 +81,7 @@ def constant(value, like: "NDArray", op: str) -> "NDArray":
     if isinstance(value, NDArray):
         return value
     if type(value) in (float, int) or isinstance(value, (numbers.Number, np.number, np.bool_)):
-        if STATE.tracer is not None:  # a trace wants each operand as its own literal
+        if current_tracer() is not None:  # a trace wants each operand as its own literal
             return fresh(np.asarray(value, dtype=like._data.dtype))
         key = (like._data.dtype, type(value), value)
         hit = _SCALARS.get(key)
@@ -300,8 +300,8 @@ class NDArray:
         """Write `value` into self[key], enforcing MXNet's rules for writes inside record():
         a recorded value may only overwrite the whole of an array that is not in the graph and
         did not feed the value (the write is then recorded as a copy)."""
-        if STATE.tracer is not None:
-            STATE.tracer.write(self, value, whole)
+        if (tracer := current_tracer()) is not None:
+            tracer.write(self, value, whole)
         if STATE.recording:
             if live(self._entry) is not None:
                 raise AutogradError(IN_GRAPH_WRITE)
@@ -360,8 +360,8 @@ class NDArray:
     def detach(self) -> "NDArray":
         """Same storage, no history."""
         out = NDArray(self._data)
-        if STATE.tracer is not None:
-            STATE.tracer.alias(out, self)
+        if (tracer := current_tracer()) is not None:
+            tracer.alias(out, self)
         return out
 
     def backward(self, out_grad: "NDArray | None" = None, retain_graph: bool = False,

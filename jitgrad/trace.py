@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .ir.graph import Graph, Value
-from .state import STATE
+from .state import STATE, TRACES
 
 
 class Guard:
@@ -103,9 +103,11 @@ class tracing:
         self.tracer = tracer
 
     def __enter__(self) -> Tracer:
+        TRACES.add(1)
         self._previous = STATE.tracer
         STATE.tracer = self.tracer
         return self.tracer
 
     def __exit__(self, *exc) -> None:
         STATE.tracer = self._previous
+        TRACES.add(-1)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from ..errors import ShapeError, op_error
 from ..ndarray import NDArray, call, constant
 from ..shapes import normalize_axis
-from ..state import STATE
+from ..state import STATE, current_tracer
 from . import random
 from .math import finish
 from .shape import flatten, pick
@@ -182,8 +182,8 @@ def Dropout(data: NDArray, p: float = 0.5, mode: str = "training", axes: Sequenc
         return finish(data, out)
     shape = tuple(1 if i in {normalize_axis("Dropout", a, data.ndim) for a in axes} else n
                   for i, n in enumerate(data.shape))
-    if STATE.tracer is not None:  # a replayed trace would repeat the same mask
-        STATE.tracer.impure("random numbers (Dropout)")
+    if (tracer := current_tracer()) is not None:  # a replayed trace would repeat the same mask
+        tracer.impure("random numbers (Dropout)")
     keep = random.generator().uniform(size=shape) >= p
     scale = 0.0 if p == 1 else 1.0 / (1.0 - p)
     mask = NDArray((keep * scale).astype(data._data.dtype))

@@ -6,7 +6,7 @@ import numpy as np
 from typing import Any
 
 from ..ndarray import Context, NDArray
-from ..state import STATE
+from ..state import current_tracer
 from ..typing import DTypeLike, ShapeLike
 from .creation import DEFAULT, as_shape, check_ctx
 
@@ -60,8 +60,8 @@ def randint(low: int, high: int, shape: ShapeLike | None = None, dtype: DTypeLik
 
 
 def _finish(values: np.ndarray, dtype: DTypeLike, out: NDArray | None) -> NDArray:
-    if STATE.tracer is not None:  # a replayed trace would repeat the same numbers
-        STATE.tracer.impure("random numbers")
+    if (tracer := current_tracer()) is not None:  # a replayed trace would repeat the same numbers
+        tracer.impure("random numbers")
     result = NDArray(values.astype(dtype or DEFAULT))
     if out is not None:
         out[:] = result
