@@ -455,3 +455,37 @@ def test_repeated_recorded_calls_put_the_right_node_on_the_tape():
     xs, ws = x.asnumpy(), w.asnumpy()
     t = np.tanh(xs * ws)
     np.testing.assert_allclose(w.grad.asnumpy(), 2 * xs * xs * (1 - t * t) * (1 - 3 * t * t), rtol=1e-10)
+
+
+def test_a_trace_on_one_thread_leaves_other_threads_eager(backend):
+    """While one thread traces, another thread's recorded ops and backward give their eager results;
+    once the traces end (one of them by raising) no tracer is counted."""
+    import threading
+    from jitgrad.state import TRACES
+    inside, release = threading.Event(), threading.Event()
+
+    def traced(a):
+        inside.set()
+        release.wait(10)
+        return nd.sum(a * a)
+    f = jg.compile(traced, backend=backend)
+    a = nd.array([1.0, 2.0, 3.0], dtype="float64")
+    worker = threading.Thread(target=lambda: f(a))
+    worker.start()
+    assert inside.wait(10)
+    w = nd.array([0.5, -1.0], dtype="float64")
+    w.attach_grad()
+    with autograd.record():
+        loss = nd.sum(nd.exp(w) * w)
+    loss.backward()
+    release.set()
+    worker.join(10)
+    close(w.grad, np.exp([0.5, -1.0]) * (1 + np.array([0.5, -1.0])), rtol=1e-12)
+    close(f(a), [14.0], rtol=1e-12)
+    assert TRACES.active == 0
+
+    def broken(a):
+        raise RuntimeError("inside the trace")
+    with pytest.raises(RuntimeError, match="inside the trace"):
+        jg.compile(broken, backend=backend)(a)
+    assert TRACES.active == 0
