@@ -5,6 +5,8 @@ It checks the inputs with the primitive's shape rule, computes with the numpy im
 """
 from __future__ import annotations
 
+import numpy as np
+
 from . import ops
 from .ndarray import NDArray
 from .errors import DTypeError, IndexingError, JitgradError, ShapeError, op_error
@@ -31,6 +33,8 @@ def apply(prim: ops.Primitive, *inputs, **attrs):
     except tuple(NUMPY_FAILURES) as e:
         cls = next(ours for theirs, ours in NUMPY_FAILURES.items() if isinstance(e, theirs))
         raise op_error(cls, prim.name, f"{type(e).__name__}: {e}", *datas) from e
+    if type(out) is not np.ndarray:   # numpy's ufuncs give a scalar for 0-d operands
+        out = np.asarray(out)
     if out.dtype is not dtype and out.dtype != dtype:   # (builtin dtypes are one object each)
         out = out.astype(dtype)
     if out.shape != shape:

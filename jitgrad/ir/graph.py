@@ -121,5 +121,5 @@ def interpret(graph: Graph, arrays: list) -> list:
     env = dict(graph.literals)
     env.update((v.index, a) for v, a in zip(graph.inputs, arrays, strict=True))
     for eq in graph.eqns:
-        env[eq.out.index] = eq.prim.impl(*(env[v.index] for v in eq.inputs), **eq.attrs)
+        env[eq.out.index] = np.asarray(eq.prim.impl(*(env[v.index] for v in eq.inputs), **eq.attrs))
     return [env[v.index] for v in graph.outputs]

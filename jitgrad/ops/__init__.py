@@ -18,7 +18,8 @@ KINDS = ("elementwise", "reduction", "contraction", "movement", "opaque")
 class Primitive:
     name: str
     kind: str
-    impl: Callable                 # impl(*numpy_arrays, **attrs) -> numpy array
+    impl: Callable                 # impl(*numpy_arrays, **attrs) -> numpy array (a numpy scalar
+    #                                for 0-d operands, as numpy's ufuncs give: callers take np.asarray)
     shape_rule: Callable           # shape_rule(*arrays_with_shape_and_dtype, **attrs) -> (shape, dtype)
     grads: tuple | Callable | None = None  # per input: rule(g, out, *inputs, **attrs) -> cotangent or
     #                                          None; variadic ops give one rule(i, g, out, *inputs, **attrs)

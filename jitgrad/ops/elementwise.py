@@ -51,21 +51,13 @@ def binary_rule(op: str, float_only: bool):
     return rule
 
 
-def array_result(impl):
-    """numpy ufuncs return a scalar for 0-d inputs; every impl in the table returns an ndarray."""
-    def run(*arrays):
-        out = impl(*arrays)
-        return out if type(out) is np.ndarray else np.asarray(out)
-    return run
-
-
 def unary(name, impl, grad, expr, domain=(-2.0, 2.0), float_only=True, tol=1e-6):
-    return register(Primitive(name, "elementwise", array_result(impl), unary_rule(name, float_only),
+    return register(Primitive(name, "elementwise", impl, unary_rule(name, float_only),
                               grads=(grad,), expr=expr, domain=(domain,), tol=tol))
 
 
 def binary(name, impl, grads, expr, domain=((-2.0, 2.0),), float_only=False, tol=1e-6):
-    return register(Primitive(name, "elementwise", array_result(impl), binary_rule(name, float_only),
+    return register(Primitive(name, "elementwise", impl, binary_rule(name, float_only),
                               grads=grads, expr=expr, domain=domain, tol=tol))
 
 
