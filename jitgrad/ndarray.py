@@ -95,15 +95,20 @@ def constant(value, like: "NDArray", op: str) -> "NDArray":
 
 
 def binary_op(name: str, reflected: bool = False):
-    table, dispatch = ops.PRIMITIVES, ops._dispatch   # not ops.call: one frame less on the hot path
+    prim, dispatch = ops.PRIMITIVES[name], ops._dispatch   # not ops.call: one frame less per op
 
     def method(self, other):
         if type(other) is not NDArray:
             other = constant(other, self, name)
-        prim = table[name]
-        return dispatch[0](prim, other, self) if reflected else dispatch[0](prim, self, other)
-    method.__name__ = name
-    return method
+        return dispatch[0](prim, self, other)
+
+    def reflected_method(self, other):
+        if type(other) is not NDArray:
+            other = constant(other, self, name)
+        return dispatch[0](prim, other, self)
+    chosen = reflected_method if reflected else method
+    chosen.__name__ = name
+    return chosen
 
 
 def inplace_op(name: str):
