@@ -6,6 +6,7 @@ gradients are graph values themselves and can be differentiated again.
 """
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 from collections.abc import Sequence
@@ -154,11 +155,9 @@ def backward(heads: NDArray | Sequence[NDArray],
     # Without 'null' variables and custom functions (whose nodes may have no input in a graph),
     # every node leads to a wanted variable: apply() links a node only to inputs in a graph.
     needs = _needs(order, wanted) if null or functions else None
-    if functions:   # only a custom function's backward offers buffers (a compiled call's)
-        with _offering(None if retain_graph else set()) as offered:
-            cts = _run(roots, order, set(wanted), needs, create_graph=False, train_mode=train_mode)
-    else:
-        offered, cts = None, _run(roots, order, set(wanted), needs, False, train_mode)
+    # only a custom function's backward offers buffers (a compiled call's): else none to collect
+    with _offering(None if retain_graph else set()) if functions else _NO_OFFERS as offered:
+        cts = _run(roots, order, set(wanted), needs, create_graph=False, train_mode=train_mode)
     for var in wanted:
         ct = cts.get((var, 0))
         _store(var, None if ct is None else ct._data, offered)
@@ -310,9 +309,7 @@ def _run(roots, order, wanted, needs: set | None, create_graph: bool, train_mode
     cts: dict = {}
     for entry, index, hg in roots:
         _accumulate(cts, (entry, index), hg)
-    state = STATE
-    previous = state.recording, state.training
-    state.recording, state.training = bool(create_graph), bool(train_mode)
+    previous = set_flags(create_graph, train_mode)
     try:
         for node in reversed(order):
             if type(node) is not Node or needs is not None and node not in needs or node in wanted:
@@ -324,7 +321,7 @@ def _run(roots, order, wanted, needs: set | None, create_graph: bool, train_mode
             if g is not None:
                 _propagate(node, g, cts, needs, create_graph)
     finally:
-        state.recording, state.training = previous
+        set_flags(*previous)
     return cts
 
 
@@ -450,6 +447,9 @@ class _offering:
 
     def __exit__(self, *exc) -> None:
         _OFFERED.ids = self.previous
+
+
+_NO_OFFERS = contextlib.nullcontext(None)   # (entering _offering costs about half a rule op)
 
 
 def _adopt(var: Variable, a: np.ndarray, offered: set) -> bool:

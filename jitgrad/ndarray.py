@@ -100,15 +100,9 @@ def binary_op(name: str, reflected: bool = False):
     def method(self, other):
         if type(other) is not NDArray:
             other = constant(other, self, name)
-        return dispatch[0](prim, self, other)
-
-    def reflected_method(self, other):
-        if type(other) is not NDArray:
-            other = constant(other, self, name)
-        return dispatch[0](prim, other, self)
-    chosen = reflected_method if reflected else method
-    chosen.__name__ = name
-    return chosen
+        return dispatch[0](prim, other, self) if reflected else dispatch[0](prim, self, other)
+    method.__name__ = name
+    return method
 
 
 def inplace_op(name: str):
