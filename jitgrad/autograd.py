@@ -18,7 +18,7 @@ from .errors import AutogradError, DTypeError, ShapeError, op_error
 from .ir import Node, Variable, by_creation, live
 from .ndarray import NDArray, call, check_grad_req, fresh
 from .ops.movement import unbroadcast
-from .state import STATE, set_flags
+from .state import STATE, current_tracer, set_flags
 
 NOT_IN_GRAPH = (
     "Cannot differentiate node because it is not in a computational graph. You need to set "
@@ -160,7 +160,7 @@ def backward(heads: NDArray | Sequence[NDArray],
         cts = _run(roots, order, set(wanted), needs, create_graph=False, train_mode=train_mode)
     for var in wanted:
         ct = cts.get((var, 0))
-        _store(var, None if ct is None else ct._data, offered)
+        _store(var, None if ct is None else _data(ct), offered)
     if not retain_graph:
         _free(order)
 
@@ -231,7 +231,8 @@ def gradients(roots, inputs, create_graph: bool, train_mode: bool) -> tuple[list
     grads = []
     for x in inputs:
         ct = found.get((x._entry, x._index))
-        grads.append(ct if ct is not None else fresh(np.zeros_like(x._data)))
+        grads.append(fresh(np.zeros_like(x._data)) if ct is None else
+                     ct if isinstance(ct, NDArray) else NDArray(ct))
     return grads, order
 
 
@@ -305,21 +306,26 @@ def _run(roots, order, wanted, needs: set | None, create_graph: bool, train_mode
     """Cotangents of the wanted entries: {(entry, output index): cotangent}, sent only to the
     entries in `needs` (those that lead to a wanted one; None: all do). Wanted entries are not
     propagated further (for variables that changes nothing; for a compiled function's inputs it
-    keeps the backward inside the function)."""
+    keeps the backward inside the function).
+
+    A backward that is neither recorded (create_graph) nor traced is plain: its cotangents are
+    numpy arrays, and the rules compute on numpy arrays (see jitgrad.ops), with no NDArray made
+    for each value and no dispatch for each operator."""
+    plain = not create_graph and current_tracer() is None
     cts: dict = {}
     for entry, index, hg in roots:
-        _accumulate(cts, (entry, index), hg)
+        _accumulate(cts, (entry, index), hg._data if plain else hg)
     previous = set_flags(create_graph, train_mode)
     try:
         for node in reversed(order):
             if type(node) is not Node or needs is not None and node not in needs or node in wanted:
                 continue
             if node.fn is not None:
-                _propagate_function(node, cts, needs, create_graph)
+                _propagate_function(node, cts, needs, create_graph, plain)
                 continue
             g = cts.pop((node, 0), None)
             if g is not None:
-                _propagate(node, g, cts, needs, create_graph)
+                _propagate(node, g, cts, needs, create_graph, plain)
     finally:
         set_flags(*previous)
     return cts
@@ -339,17 +345,18 @@ def _needs(order, wanted) -> set:
     return needs
 
 
-def _propagate(node: Node, g: NDArray, cts: dict, needs: set | None, create_graph: bool) -> None:
+def _propagate(node: Node, g, cts: dict, needs: set | None, create_graph: bool, plain: bool) -> None:
     """Send the cotangent g of a primitive's output to those of its inputs that lead to a wanted
     entry, through the primitive's gradient rules."""
     parents, in_data, attrs, prim = node.parents, node.in_data, node.attrs, node.prim
-    if create_graph:   # the rules' results are recorded: inputs and output keep their entries
+    wrapped = not plain or g.dtype.kind != "f"   # (integers: numpy's `/` is not jitgrad's divide)
+    if not wrapped:
+        out, inputs = node.out_data[0], in_data
+    elif create_graph:   # the rules' results are recorded: inputs and output keep their entries
         inputs = [NDArray(d) if p is None else NDArray(d, p[0], p[1]) for d, p in zip(in_data, parents)]
         out = NDArray(node.out_data[0], node, 0)
     else:
-        out = NDArray(node.out_data[0])
-        inputs = (NDArray(in_data[0]), NDArray(in_data[1])) if len(in_data) == 2 else \
-            tuple(map(NDArray, in_data))   # (unrolled for two inputs: 0.15 us less each)
+        out, inputs, g = NDArray(node.out_data[0]), tuple(map(NDArray, in_data)), _array(g)
     for i, p in enumerate(parents):
         if p is None or needs is not None and p[0] not in needs:
             continue
@@ -357,37 +364,57 @@ def _propagate(node: Node, g: NDArray, cts: dict, needs: set | None, create_grap
         if rule is not None:
             ct = rule(g, out, *inputs, **attrs) if attrs else rule(g, out, *inputs)
             if ct is not None:
-                _accumulate(cts, p, _fit(ct, in_data[i], node))
+                ct = _fit(ct, in_data[i], node)
+                _accumulate(cts, p, _data(ct) if plain else ct)
 
 
-def _propagate_function(node: Node, cts: dict, needs: set | None, create_graph: bool) -> None:
-    """The same for a custom function's node, through its backward."""
+def _propagate_function(node: Node, cts: dict, needs: set | None, create_graph: bool,
+                        plain: bool) -> None:
+    """The same for a custom function's node, through its backward (which takes NDArrays)."""
     out_grads = [cts.pop((node, i), None) for i in range(len(node.out_data))]
     if all(g is None for g in out_grads):
         return
+    if plain:
+        out_grads = [None if g is None else NDArray(g) for g in out_grads]
     if create_graph and hasattr(node.fn, "backward_recorded"):
         in_grads = node.fn.backward_recorded(_filled(node, out_grads))
     else:
         in_grads = _function_backward(node, out_grads)
     for x, p, ct in zip(node.in_data, node.parents, in_grads):
         if ct is not None and p is not None and (needs is None or p[0] in needs):
-            _accumulate(cts, p, _fit(ct, x, node))
+            ct = _fit(ct, x, node)
+            _accumulate(cts, p, ct._data if plain else ct)
 
 
-def _fit(ct: NDArray, x: np.ndarray, node: Node) -> NDArray:
-    """The cotangent at the shape of input data x: broadcast elementwise operands are summed back here."""
-    if ct._data.shape != x.shape:
+def _fit(ct, x: np.ndarray, node: Node):
+    """The cotangent (an NDArray, or numpy data in a plain backward) at the shape of input data x:
+    broadcast elementwise operands are summed back here."""
+    data = _data(ct)
+    if data.shape != x.shape:
         if node.fn is not None or node.prim.kind != "elementwise":
-            raise op_error(ShapeError, f"{node.name} (gradient)", f"gradient of shape {ct.shape} for "
-                           f"an input of shape {x.shape}", ct, NDArray(x))
+            raise op_error(ShapeError, f"{node.name} (gradient)", f"gradient of shape {data.shape} for "
+                           f"an input of shape {x.shape}", data, x)
         ct = unbroadcast(ct, x.shape)
-    if ct._data.dtype is not x.dtype and ct._data.dtype != x.dtype:   # (builtin dtypes: one object each)
+        data = _data(ct)
+    if data.dtype is not x.dtype and data.dtype != x.dtype:   # (builtin dtypes: one object each)
         raise op_error(DTypeError, f"{node.name} (gradient)", "gradient dtype differs from the input's",
-                       ct, NDArray(x))
+                       data, x)
     return ct
 
 
-def _accumulate(cts: dict, key: tuple, ct: NDArray) -> None:
+def _data(ct) -> np.ndarray:
+    """The numpy array of a cotangent: an NDArray's data; numpy data as an array (a rule on 0-d
+    arrays may give a numpy scalar)."""
+    if type(ct) is np.ndarray:
+        return ct
+    return ct._data if isinstance(ct, NDArray) else np.asarray(ct)
+
+
+def _array(ct) -> NDArray:
+    return ct if isinstance(ct, NDArray) else NDArray(_data(ct))
+
+
+def _accumulate(cts: dict, key: tuple, ct) -> None:
     old = cts.get(key)
     cts[key] = ct if old is None else old + ct
 

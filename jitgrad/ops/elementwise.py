@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import DTypeError, DivisionByZeroError, op_error
 from ..shapes import broadcast_shapes
-from . import Primitive, call, register
+from . import Primitive, call, ones_like, register, zeros_like
 
 POSITIVE = (0.2, 3.0)
 UNIT = (-0.9, 0.9)
@@ -109,22 +109,22 @@ unary("log10", np.log10, lambda g, out, x: g / (x * math.log(10.0)), "log10({0})
 unary("log1p", np.log1p, lambda g, out, x: g / (x + 1), "log1p({0})", (-0.5, 3.0))
 unary("sqrt", np.sqrt, lambda g, out, x: g / (2 * out), "sqrt({0})", POSITIVE)
 unary("cbrt", np.cbrt, lambda g, out, x: g / (3 * out * out), "cbrt({0})", POSITIVE)
-unary("sin", np.sin, lambda g, out, x: g * x.cos(), "sin({0})")
-unary("cos", np.cos, lambda g, out, x: -g * x.sin(), "cos({0})")
+unary("sin", np.sin, lambda g, out, x: g * call("cos", x), "sin({0})")
+unary("cos", np.cos, lambda g, out, x: -g * call("sin", x), "cos({0})")
 unary("tan", np.tan, lambda g, out, x: g * (1 + out * out), "tan({0})", (-1.2, 1.2))
-unary("arcsin", np.arcsin, lambda g, out, x: g / (1 - x * x).sqrt(), "asin({0})", UNIT)
-unary("arccos", np.arccos, lambda g, out, x: -g / (1 - x * x).sqrt(), "acos({0})", UNIT)
+unary("arcsin", np.arcsin, lambda g, out, x: g / call("sqrt", 1 - x * x), "asin({0})", UNIT)
+unary("arccos", np.arccos, lambda g, out, x: -g / call("sqrt", 1 - x * x), "acos({0})", UNIT)
 unary("arctan", np.arctan, lambda g, out, x: g / (1 + x * x), "atan({0})")
-unary("sinh", np.sinh, lambda g, out, x: g * x.cosh(), "sinh({0})")
-unary("cosh", np.cosh, lambda g, out, x: g * x.sinh(), "cosh({0})")
+unary("sinh", np.sinh, lambda g, out, x: g * call("cosh", x), "sinh({0})")
+unary("cosh", np.cosh, lambda g, out, x: g * call("sinh", x), "cosh({0})")
 unary("tanh", np.tanh, lambda g, out, x: g * (1 - out * out), "tanh({0})")
-unary("arcsinh", np.arcsinh, lambda g, out, x: g / (x * x + 1).sqrt(), "asinh({0})")
-unary("arccosh", np.arccosh, lambda g, out, x: g / (x * x - 1).sqrt(), "acosh({0})", (1.2, 3.0))
+unary("arcsinh", np.arcsinh, lambda g, out, x: g / call("sqrt", x * x + 1), "asinh({0})")
+unary("arccosh", np.arccosh, lambda g, out, x: g / call("sqrt", x * x - 1), "acosh({0})", (1.2, 3.0))
 unary("arctanh", np.arctanh, lambda g, out, x: g / (1 - x * x), "atanh({0})", UNIT)
 unary("sigmoid", sigmoid_impl, lambda g, out, x: g * out * (1 - out), "sigmoid({0})")
-unary("erf", erf_impl, lambda g, out, x: g * TWO_OVER_SQRT_PI * (-x * x).exp(), "erf({0})")
+unary("erf", erf_impl, lambda g, out, x: g * TWO_OVER_SQRT_PI * call("exp", -x * x), "erf({0})")
 # Piecewise-constant and piecewise-linear functions: the derivative is 0 (or the slope) away from the kinks.
-unary("abs", np.abs, lambda g, out, x: g * x.sign(), "abs({0})", float_only=False)
+unary("abs", np.abs, lambda g, out, x: g * call("sign", x), "abs({0})", float_only=False)
 unary("relu", lambda x: np.maximum(x, x.dtype.type(0)), lambda g, out, x: g * (x > 0),
       "max({0}, 0)", float_only=False)
 unary("sign", np.sign, None, "sign({0})", float_only=False)
@@ -142,9 +142,9 @@ binary("divide", divide, (lambda g, out, x, y: g / y, lambda g, out, x, y: -g * 
        "{0} / {1}", domain=((-2.0, 2.0), (0.5, 2.0)))
 binary("power", np.power,
        (lambda g, out, x, y: g * y * x ** (y - 1),
-        lambda g, out, x, y: g * out * call("where", x > 0, x, x.ones_like()).log()),
+        lambda g, out, x, y: g * out * call("log", call("where", x > 0, x, ones_like(x)))),
        "pow({0}, {1})", domain=((0.5, 2.0), (-2.0, 2.0)))
-binary("mod", mod, (lambda g, out, x, y: g, lambda g, out, x, y: -g * (x / y).floor()),
+binary("mod", mod, (lambda g, out, x, y: g, lambda g, out, x, y: -g * call("floor", x / y)),
        "mod({0}, {1})", domain=((0.1, 0.9), (1.1, 2.0)))
 # MXNet's convention at ties: the left operand of maximum/minimum takes the whole gradient.
 binary("maximum", np.maximum,
@@ -176,8 +176,8 @@ def where_rule(cond, x, y):
 register(Primitive(
     "where", "elementwise", lambda c, x, y: np.where(c != 0, x, y), where_rule,
     grads=(None,
-           lambda g, out, c, x, y: call("where", c, g, g.zeros_like()),
-           lambda g, out, c, x, y: call("where", c, g.zeros_like(), g)),
+           lambda g, out, c, x, y: call("where", c, g, zeros_like(g)),
+           lambda g, out, c, x, y: call("where", c, zeros_like(g), g)),
     expr="{1} if {0} != 0 else {2}", domain=((-2.0, 2.0),), test_attrs=({},)))
 
 
@@ -187,7 +187,8 @@ def cast_rule(x, dtype):
 
 def cast_grad(g, out, x, dtype):
     # NDArray.dtype is a scalar type (np.float32), as in MXNet; np.dtype() gives it a .kind
-    return g.astype(x.dtype) if np.dtype(x.dtype).kind == "f" else None
+    dtype = np.dtype(x.dtype)
+    return call("cast", g, dtype=dtype.name) if dtype.kind == "f" else None
 
 
 register(Primitive(
