@@ -357,15 +357,17 @@ def _propagate(node: Node, g, cts: dict, needs: set | None, create_graph: bool, 
         out = NDArray(node.out_data[0], node, 0)
     else:
         out, inputs, g = NDArray(node.out_data[0]), tuple(map(NDArray, in_data)), _array(g)
+    rules = prim.grads if type(prim.grads) is tuple else None   # (else: variadic, or none)
     for i, p in enumerate(parents):
         if p is None or needs is not None and p[0] not in needs:
             continue
-        rule = prim.grad_rule(i)
+        rule = rules[i] if rules is not None else prim.grad_rule(i)
         if rule is not None:
             ct = rule(g, out, *inputs, **attrs) if attrs else rule(g, out, *inputs)
             if ct is not None:
-                ct = _fit(ct, in_data[i], node)
-                _accumulate(cts, p, _data(ct) if plain else ct)
+                if plain and type(ct) is not np.ndarray:
+                    ct = _data(ct)
+                _accumulate(cts, p, _fit(ct, in_data[i], node))
 
 
 def _propagate_function(node: Node, cts: dict, needs: set | None, create_graph: bool,
@@ -382,20 +384,19 @@ def _propagate_function(node: Node, cts: dict, needs: set | None, create_graph: 
         in_grads = _function_backward(node, out_grads)
     for x, p, ct in zip(node.in_data, node.parents, in_grads):
         if ct is not None and p is not None and (needs is None or p[0] in needs):
-            ct = _fit(ct, x, node)
-            _accumulate(cts, p, ct._data if plain else ct)
+            _accumulate(cts, p, _fit(ct._data if plain else ct, x, node))
 
 
 def _fit(ct, x: np.ndarray, node: Node):
     """The cotangent (an NDArray, or numpy data in a plain backward) at the shape of input data x:
     broadcast elementwise operands are summed back here."""
-    data = _data(ct)
+    data = ct if type(ct) is np.ndarray else ct._data
     if data.shape != x.shape:
         if node.fn is not None or node.prim.kind != "elementwise":
             raise op_error(ShapeError, f"{node.name} (gradient)", f"gradient of shape {data.shape} for "
                            f"an input of shape {x.shape}", data, x)
         ct = unbroadcast(ct, x.shape)
-        data = _data(ct)
+        data = ct if type(ct) is np.ndarray else ct._data
     if data.dtype is not x.dtype and data.dtype != x.dtype:   # (builtin dtypes: one object each)
         raise op_error(DTypeError, f"{node.name} (gradient)", "gradient dtype differs from the input's",
                        data, x)

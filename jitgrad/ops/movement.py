@@ -55,7 +55,7 @@ def broadcast_to_impl(x, shape):
     if x.size != 1:
         return np.broadcast_to(x, shape)
     view = np.ndarray(shape, x.dtype, x, 0, (0,) * len(shape))
-    view.flags.writeable = False
+    view.setflags(write=False)
     return view
 
 

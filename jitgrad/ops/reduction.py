@@ -37,8 +37,12 @@ def reduction(name, reduce_fn, grad, out_dtype=None, domain=(-2.0, 2.0)):
 
 def expand_back(g, x, axes):
     """g of a reduction broadcast back to x's shape (undoes the reduction's shape change)."""
-    kept = tuple(1 if i in axes else n for i, n in enumerate(x.shape))
-    return broadcast_to(reshape(g, kept), x.shape)
+    shape = x.shape
+    if len(axes) == len(shape):   # a full reduction (the usual loss)
+        kept: tuple = (1,) * len(shape)
+    else:
+        kept = tuple([1 if i in axes else n for i, n in enumerate(shape)])
+    return broadcast_to(g if g.shape == kept else reshape(g, kept), shape)
 
 
 def sum_grad(g, out, x, axes, keepdims):
