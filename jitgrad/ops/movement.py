@@ -64,7 +64,8 @@ def unbroadcast(g, shape):
     if g.shape == tuple(shape):
         return g
     axes, _ = unbroadcast_axes(g.shape, tuple(shape))
-    return reshape(call("sum", g, axes=axes, keepdims=True), shape)
+    summed = call("sum", g, axes=axes, keepdims=True)
+    return summed if summed.shape == tuple(shape) else reshape(summed, shape)
 
 
 register(Primitive(
