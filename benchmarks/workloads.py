@@ -442,9 +442,9 @@ def build_jax(wl, data):
 
 
 def count_ops(step) -> int:
-    """How many primitive operations one call of `step` applies through jitgrad's dispatcher: those
-    of the forward and those the gradient rules apply in backward."""
-    from jitgrad import ops
+    """How many primitive operations one call of `step` applies: those of the forward and those the
+    gradient rules apply in backward (counted at the dispatcher, with the rules run on NDArrays)."""
+    from jitgrad import autograd, ops
     apply = ops._dispatch[0]
     count = 0
 
@@ -453,10 +453,12 @@ def count_ops(step) -> int:
         count += 1
         return apply(prim, *inputs, **attrs)
     ops.install_dispatcher(counted)
+    autograd.PLAIN_RULES = False
     try:
         step()
     finally:
         ops.install_dispatcher(apply)
+        autograd.PLAIN_RULES = True
     return count
 
 

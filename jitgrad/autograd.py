@@ -302,6 +302,11 @@ def _toposort(entries, stop=frozenset()) -> list:
     return sorted(seen, key=by_creation)
 
 
+# False: every backward runs the rules on NDArrays, through the dispatcher (so a dispatcher that
+# counts or logs ops sees the backward's too: the benchmarks count a step's ops this way)
+PLAIN_RULES = True
+
+
 def _run(roots, order, wanted, needs: set | None, create_graph: bool, train_mode: bool) -> dict:
     """Cotangents of the wanted entries: {(entry, output index): cotangent}, sent only to the
     entries in `needs` (those that lead to a wanted one; None: all do). Wanted entries are not
@@ -311,7 +316,7 @@ def _run(roots, order, wanted, needs: set | None, create_graph: bool, train_mode
     A backward that is neither recorded (create_graph) nor traced is plain: its cotangents are
     numpy arrays, and the rules compute on numpy arrays (see jitgrad.ops), with no NDArray made
     for each value and no dispatch for each operator."""
-    plain = not create_graph and current_tracer() is None
+    plain = PLAIN_RULES and not create_graph and current_tracer() is None
     cts: dict = {}
     for entry, index, hg in roots:
         _accumulate(cts, (entry, index), hg._data if plain else hg)

@@ -89,3 +89,18 @@ def test_count_ops_counts_each_primitive_once():
     x, y = nd.array([1.0, 2.0]), nd.array([3.0, 4.0])
     assert count_ops(lambda: nd.sum(x * y + 1.0)) == 3     # multiply, add, sum
     assert (x * y).sum().asnumpy().tolist() in (11.0, [11.0])   # the dispatcher is back in place
+
+
+def test_count_ops_counts_the_backward_rules_too():
+    from jitgrad import autograd, nd
+    w, x = nd.array([1.0, 2.0]), nd.array([3.0, 4.0])
+    w.attach_grad()
+
+    def step():
+        with autograd.record():
+            loss = nd.sum(x * w)
+        loss.backward()
+    # multiply, sum; backward: broadcast_to (sum's rule), multiply (g * x for w)
+    assert count_ops(step) == 4
+    assert autograd.PLAIN_RULES   # plain backward again afterwards
+    np.testing.assert_array_equal(w.grad.asnumpy(), [3.0, 4.0])
