@@ -318,8 +318,9 @@ def _run(roots, order, wanted, needs: set | None, create_graph: bool, train_mode
     for each value and no dispatch for each operator."""
     plain = PLAIN_RULES and not create_graph and current_tracer() is None
     cts: dict = {}
-    for entry, index, hg in roots:
-        _accumulate(cts, (entry, index), hg._data if plain else hg)
+    for entry, index, hg in roots:   # (heads may share an entry: their gradients add up)
+        key, hg = (entry, index), hg._data if plain else hg
+        cts[key] = hg if key not in cts else cts[key] + hg
     previous = set_flags(create_graph, train_mode)
     try:
         for node in reversed(order):
@@ -372,7 +373,7 @@ def _propagate(node: Node, g, cts: dict, needs: set | None, create_graph: bool, 
             if ct is not None:
                 if plain and type(ct) is not np.ndarray:
                     ct = _data(ct)
-                _accumulate(cts, p, _fit(ct, in_data[i], node))
+                _send(cts, p, ct, in_data[i], node)
 
 
 def _propagate_function(node: Node, cts: dict, needs: set | None, create_graph: bool,
@@ -389,12 +390,12 @@ def _propagate_function(node: Node, cts: dict, needs: set | None, create_graph: 
         in_grads = _function_backward(node, out_grads)
     for x, p, ct in zip(node.in_data, node.parents, in_grads):
         if ct is not None and p is not None and (needs is None or p[0] in needs):
-            _accumulate(cts, p, _fit(ct._data if plain else ct, x, node))
+            _send(cts, p, ct._data if plain else ct, x, node)
 
 
-def _fit(ct, x: np.ndarray, node: Node):
-    """The cotangent (an NDArray, or numpy data in a plain backward) at the shape of input data x:
-    broadcast elementwise operands are summed back here."""
+def _send(cts: dict, key: tuple, ct, x: np.ndarray, node: Node) -> None:
+    """Add the cotangent ct (an NDArray, or numpy data in a plain backward) of node's input data x
+    to cts[key], at x's shape: broadcast elementwise operands are summed back here."""
     data = ct if type(ct) is np.ndarray else ct._data
     if data.shape != x.shape:
         if node.fn is not None or node.prim.kind != "elementwise":
@@ -405,7 +406,8 @@ def _fit(ct, x: np.ndarray, node: Node):
     if data.dtype is not x.dtype and data.dtype != x.dtype:   # (builtin dtypes: one object each)
         raise op_error(DTypeError, f"{node.name} (gradient)", "gradient dtype differs from the input's",
                        data, x)
-    return ct
+    old = cts.get(key)
+    cts[key] = ct if old is None else old + ct
 
 
 def _data(ct) -> np.ndarray:
@@ -418,11 +420,6 @@ def _data(ct) -> np.ndarray:
 
 def _array(ct) -> NDArray:
     return ct if isinstance(ct, NDArray) else NDArray(_data(ct))
-
-
-def _accumulate(cts: dict, key: tuple, ct) -> None:
-    old = cts.get(key)
-    cts[key] = ct if old is None else old + ct
 
 
 def _store(var: Variable, ct, offered=None) -> None:

@@ -39,8 +39,8 @@ def current_tracer():
 def set_flags(recording=None, training=None) -> tuple[bool, bool]:
     """Set the flags that are not None; return the previous (recording, training)."""
     previous = (STATE.recording, STATE.training)
-    if recording is not None:
+    if recording is not None and recording != previous[0]:   # (a thread-local write costs as a read)
         STATE.recording = bool(recording)
-    if training is not None:
+    if training is not None and training != previous[1]:
         STATE.training = bool(training)
     return previous
