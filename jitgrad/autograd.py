@@ -50,8 +50,9 @@ def is_training() -> bool:
 
 
 class _RecordingStateScope:
-    """Sets the flags that are not None on entry; on exit restores each flag it changed. (Written
-    out flag by flag: a record() block is part of every recorded training step.)"""
+    """Sets the flags that are not None on entry; on exit restores each flag it set. (Through the
+    thread's own dict of STATE: one thread-local lookup for both flags, in every record() block of
+    a training step.)"""
     __slots__ = ("_record", "_train", "_prev_record", "_prev_train")
 
     def __init__(self, is_record: bool | None, train_mode: bool | None):
@@ -60,20 +61,20 @@ class _RecordingStateScope:
         self._prev_record = self._prev_train = False
 
     def __enter__(self):
-        state = STATE
-        self._prev_record, self._prev_train = state.recording, state.training
+        flags = STATE.__dict__
+        self._prev_record, self._prev_train = flags["recording"], flags["training"]
         if self._record is not None:
-            state.recording = self._record
+            flags["recording"] = self._record
         if self._train is not None:
-            state.training = self._train
+            flags["training"] = self._train
         return self
 
     def __exit__(self, *exc) -> None:
-        state = STATE
-        if self._record is not None and self._prev_record != self._record:
-            state.recording = self._prev_record
-        if self._train is not None and self._prev_train != self._train:
-            state.training = self._prev_train
+        flags = STATE.__dict__
+        if self._record is not None:
+            flags["recording"] = self._prev_record
+        if self._train is not None:
+            flags["training"] = self._prev_train
 
 
 def record(train_mode: bool = True) -> _RecordingStateScope:

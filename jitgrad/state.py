@@ -38,9 +38,10 @@ def current_tracer():
 
 def set_flags(recording=None, training=None) -> tuple[bool, bool]:
     """Set the flags that are not None; return the previous (recording, training)."""
-    previous = (STATE.recording, STATE.training)
-    if recording is not None and recording != previous[0]:   # (a thread-local write costs as a read)
-        STATE.recording = bool(recording)
-    if training is not None and training != previous[1]:
-        STATE.training = bool(training)
+    flags = STATE.__dict__   # this thread's: one thread-local lookup for both flags
+    previous = (flags["recording"], flags["training"])
+    if recording is not None:
+        flags["recording"] = bool(recording)
+    if training is not None:
+        flags["training"] = bool(training)
     return previous

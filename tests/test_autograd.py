@@ -60,6 +60,18 @@ def test_nested_scopes_restore_only_what_they_changed():
     assert not autograd.is_recording()
 
 
+def test_scope_leaves_the_flag_it_does_not_set():
+    # train_mode() sets training only: recording switched on inside it stays on after it
+    with autograd.train_mode():
+        autograd.set_recording(True)
+        assert autograd.is_training()
+    assert autograd.is_recording() and not autograd.is_training()
+    autograd.set_recording(False)
+    with autograd.pause(train_mode=True):
+        autograd.set_training(False)
+    assert not autograd.is_recording() and not autograd.is_training()
+
+
 def test_scope_exits_on_exception():
     with pytest.raises(KeyError):
         with autograd.record():
