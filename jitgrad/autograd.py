@@ -178,12 +178,11 @@ def stored_unit_grads(head: NDArray) -> bool:
     grads = None if unit is None else unit(head._index)
     if grads is None:
         return False
-    variables = [entry for entry, _ in node.parents]
-    for v in variables:
-        if type(v) is not Variable or v.req == "null":
+    variables: list = []
+    for v, _ in node.parents:   # distinct variables that want a gradient (`in`: by identity)
+        if type(v) is not Variable or v.req == "null" or v in variables:
             return False
-    if len(variables) > 1 and len(set(variables)) != len(variables):   # Variables hash by identity
-        return False
+        variables.append(v)
     offered = {id(g) for g in node.fn.adoptable(grads)} if EXACT_REFCOUNTS and node.fn.adopt else None
     for var, g in zip(variables, grads):
         _store(var, g, offered)
