@@ -13,14 +13,16 @@ from .math import finish
 
 
 def axes_of(op: str, data: NDArray, axis: AxisLike, exclude: bool) -> tuple[int, ...]:
-    return normalize_axes(op, axis, data.ndim, exclude)
+    return normalize_axes(op, axis, data._data.ndim, exclude)
 
 
 def reducer(prim: str) -> Callable[..., NDArray]:
+    primitive = PRIMITIVES[prim]
+
     def fn(data: NDArray, axis: AxisLike = None, keepdims: bool = False, exclude: bool = False,
            out: NDArray | None = None, name: str | None = None) -> NDArray:
-        result = _dispatch[0](PRIMITIVES[prim], data, axes=axes_of(prim, data, axis, exclude),
-                              keepdims=bool(keepdims))   # not ops.call: one frame less
+        axes = normalize_axes(prim, axis, data._data.ndim, exclude)   # (axes_of, one frame less)
+        result = _dispatch[0](primitive, data, axes=axes, keepdims=bool(keepdims))   # (not ops.call)
         return finish(result, out, data)
     fn.__name__ = fn.__qualname__ = prim
     fn.__doc__ = f"{prim} over `axis` (all axes when None; all but `axis` when `exclude`)."
