@@ -13,7 +13,7 @@ import numpy as np
 from . import ops
 from .errors import AutogradError, DTypeError, ShapeError, op_error
 from .ir import Variable, live
-from .state import STATE, current_tracer
+from .state import STATE, TRACES, current_tracer
 from .typing import DTypeLike
 
 GRAD_REQS = ("write", "add", "null")
@@ -81,7 +81,7 @@ def constant(value, like: "NDArray", op: str) -> "NDArray":
     if isinstance(value, NDArray):
         return value
     if type(value) in (float, int) or isinstance(value, (numbers.Number, np.number, np.bool_)):
-        if current_tracer() is not None:  # a trace wants each operand as its own literal
+        if TRACES.active and current_tracer() is not None:   # a trace wants each operand as its own literal
             return fresh(np.asarray(value, dtype=like._data.dtype))
         key = (like._data.dtype, type(value), value)
         hit = _SCALARS.get(key)
