@@ -61,14 +61,14 @@ call = ops.call  # apply a primitive by name
 def fresh(data: np.ndarray) -> "NDArray":
     """A new array made from numpy data (creation functions, scalar operands): a literal in a trace."""
     x = NDArray(data)
-    if (tracer := current_tracer()) is not None:
+    if TRACES.active and (tracer := current_tracer()) is not None:   # (the counter first: no call)
         tracer.literal(x)
     return x
 
 
 def observed(x: "NDArray") -> np.ndarray:
     """x's data, leaving the graph as a Python value: a guard when tracing."""
-    if (tracer := current_tracer()) is not None:
+    if TRACES.active and (tracer := current_tracer()) is not None:
         tracer.guard(x)
     return x._data
 
