@@ -97,24 +97,6 @@ def tiny_kernel(tag: str) -> str:
 
 # ---- in-process --------------------------------------------------------------------------------
 
-def test_kernels_no_program_holds_are_dropped_beyond_the_recent_ones(tmp_path, monkeypatch):
-    monkeypatch.setenv("JITGRAD_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(jcompile, "MAX_KERNELS", 3)
-    held = jcompile.load(tiny_kernel("held"))        # as a program holds its kernels
-    jcompile.load(tiny_kernel("dropped 0"))
-    assert jcompile.load(tiny_kernel("dropped 0")) is jcompile.load(tiny_kernel("dropped 0"))  # recent
-    modules = jcompile.STATS["modules"]
-    for i in range(1, 6):   # five more: "dropped 0" leaves the recent ones and nothing holds it
-        jcompile.load(tiny_kernel(f"dropped {i}"))
-    assert jcompile.STATS["modules"] == modules + 5
-    assert len(jcompile._recent) == 3
-    assert tiny_kernel("dropped 0") not in [k.source for k in jcompile._recent.values()]
-    assert jcompile.load(tiny_kernel("held")) is held   # still held: the same kernel, not a new one
-    assert jcompile.STATS["modules"] == modules + 5
-    again = jcompile.load(tiny_kernel("dropped 0"))     # made again, from its file on disk
-    assert jcompile.STATS["modules"] == modules + 6 and again.source == tiny_kernel("dropped 0")
-
-
 def test_cache_directory_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("JITGRAD_CACHE_DIR", str(tmp_path / "kernels"))
     assert jg.cache_dir() == str(tmp_path / "kernels") and os.path.isdir(tmp_path / "kernels")

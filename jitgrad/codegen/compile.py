@@ -5,9 +5,7 @@ The source (minus its first line, which names the graph) is hashed; the module i
 code is not stored, see native_enabled) and tracebacks point at a real file. The cache directory is
 `$JITGRAD_CACHE_DIR` or `~/.cache/jitgrad`; if it cannot be written, the module is executed from
 memory and nothing is cached on disk. Within a process, kernels with the same source share one
-`CompiledKernel`, as long as a program holds it or it is among the last `MAX_KERNELS` loaded or
-reused: kernels of compiled functions that are gone (or of signatures they evicted) are dropped,
-so a long process that keeps making new compiled functions does not keep every kernel it made.
+`CompiledKernel`.
 
 A kernel is called through an **entry**: the compiled function for one tuple of argument types
 (`array_type`, `SIZE`). Programs know their kernels' argument types when they are built, so they call
@@ -29,8 +27,6 @@ import pickle
 import threading
 import time
 import warnings
-import weakref
-from collections import OrderedDict
 
 from typing import TYPE_CHECKING
 
@@ -182,25 +178,20 @@ class CompiledKernel:
             warnings.warn(f"jitgrad: cannot save machine code to {path} ({e})", CacheWarning, stacklevel=4)
 
 
-MAX_KERNELS = int(os.environ.get("JITGRAD_MAX_KERNELS", "256"))
-_loaded: weakref.WeakValueDictionary[str, CompiledKernel] = weakref.WeakValueDictionary()
-_recent: OrderedDict[str, CompiledKernel] = OrderedDict()   # the last MAX_KERNELS used, held
+_loaded: dict[str, CompiledKernel] = {}
 _loading = threading.RLock()   # one kernel's first loads share a module and Numba's compiles
 
 
 def load(source: str) -> CompiledKernel:
     """The compiled kernel for `source` (rendered by codegen.render); nothing compiles until an entry
-    is used. (Programs call it when they are built, not per call.)"""
+    is used."""
     key = source_key(source)
+    hit = _loaded.get(key)
+    if hit is not None:
+        return hit
     with _loading:
-        kernel = _loaded.get(key)
-        if kernel is None:
-            kernel = _loaded[key] = _load(source, key)
-        _recent[key] = kernel
-        _recent.move_to_end(key)
-        while len(_recent) > max(MAX_KERNELS, 0):
-            _recent.popitem(last=False)
-        return kernel
+        hit = _loaded.get(key)
+        return hit if hit is not None else _load(source, key)
 
 
 def _load(source: str, key: str) -> CompiledKernel:
@@ -218,4 +209,5 @@ def _load(source: str, key: str) -> CompiledKernel:
             path = None
     STATS["modules"] += 1
     log.debug("jitgrad: kernel %s in %s", key, path or "memory")
-    return CompiledKernel(source, key, path, first_miss)
+    kernel = _loaded[key] = CompiledKernel(source, key, path, first_miss)
+    return kernel
