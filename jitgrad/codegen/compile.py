@@ -178,6 +178,8 @@ class CompiledKernel:
             warnings.warn(f"jitgrad: cannot save machine code to {path} ({e})", CacheWarning, stacklevel=4)
 
 
+# Kernels by source key, for the whole process. Not bounded: the machine code of a dropped kernel is
+# not released (RSS stays), and loading it again later would take more (about 55 KB a load).
 _loaded: dict[str, CompiledKernel] = {}
 _loading = threading.RLock()   # one kernel's first loads share a module and Numba's compiles
 
