@@ -61,14 +61,14 @@ call = ops.call  # apply a primitive by name
 def fresh(data: np.ndarray) -> "NDArray":
     """A new array made from numpy data (creation functions, scalar operands): a literal in a trace."""
     x = NDArray(data)
-    if TRACES.active and (tracer := current_tracer()) is not None:   # (the counter first: no call)
+    if TRACES.active and (tracer := STATE.tracer) is not None:   # (current_tracer(), inlined)
         tracer.literal(x)
     return x
 
 
 def observed(x: "NDArray") -> np.ndarray:
     """x's data, leaving the graph as a Python value: a guard when tracing."""
-    if TRACES.active and (tracer := current_tracer()) is not None:
+    if (tracer := current_tracer()) is not None:
         tracer.guard(x)
     return x._data
 
@@ -81,7 +81,7 @@ def constant(value, like: "NDArray", op: str) -> "NDArray":
     if isinstance(value, NDArray):
         return value
     if type(value) in (float, int) or isinstance(value, (numbers.Number, np.number, np.bool_)):
-        if TRACES.active and current_tracer() is not None:   # a trace wants each operand as its own literal
+        if TRACES.active and STATE.tracer is not None:   # a trace wants each operand as its own literal
             return fresh(np.asarray(value, dtype=like._data.dtype))
         key = (like._data.dtype, type(value), value)
         hit = _SCALARS.get(key)

@@ -21,8 +21,8 @@ def reducer(prim: str) -> Callable[..., NDArray]:
 
     def fn(data: NDArray, axis: AxisLike = None, keepdims: bool = False, exclude: bool = False,
            out: NDArray | None = None, name: str | None = None) -> NDArray:
-        axes = normalize_axes(prim, axis, data._data.ndim, exclude)   # (axes_of, one frame less)
-        result = _dispatch[0](primitive, data, axes=axes, keepdims=bool(keepdims))   # (not ops.call)
+        result = _dispatch[0](primitive, data, axes=axes_of(prim, data, axis, exclude),
+                              keepdims=bool(keepdims))   # (not ops.call: one frame less)
         return finish(result, out, data)
     fn.__name__ = fn.__qualname__ = prim
     fn.__doc__ = f"{prim} over `axis` (all axes when None; all but `axis` when `exclude`)."
